@@ -1,0 +1,215 @@
+"""The `gankit` command line, built from the recipe and dataset registries.
+
+    gankit list
+    gankit train RECIPE --data D [--preset P] [--steps N] [--set key=value ...] [--out DIR]
+                 [--seed S] [--device DEV] [--dry-run]
+    gankit train --resume RUN [--steps N]
+    gankit sample RUN_OR_CHECKPOINT --n N --out FILE [--seed S] [--no-ema]
+    gankit info RUN
+    gankit demo
+
+Bad input is one line on stderr ("error: ...") and exit code 2, never a traceback.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import config as C
+from .errors import GankitError
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not argparse's usage block
+        raise GankitError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} must not be negative")
+    return value
+
+
+def build_parser() -> Parser:
+    p = Parser(prog="gankit", description="Train, sample and inspect GANs.")
+    sub = p.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
+
+    sub.add_parser("list", help="recipes, presets and datasets")
+
+    t = sub.add_parser("train", help="train a recipe (or --resume a run)")
+    t.add_argument("recipe", nargs="?", help="recipe name (see gankit list)")
+    t.add_argument("--data", help="dataset name or folder:PATH")
+    t.add_argument("--preset", help="named preset of the recipe (default: chosen for the data)")
+    t.add_argument("--steps", type=positive_int, help="total training steps (generator updates)")
+    t.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set D_opt.lr=1e-4 (repeatable)")
+    t.add_argument("--out", default="runs", help="folder that holds run folders (default: runs)")
+    t.add_argument("--seed", type=nonnegative_int, help="random seed")
+    t.add_argument("--resume", metavar="RUN", help="continue RUN from its latest checkpoint")
+    t.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    t.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    s = sub.add_parser("sample", help="draw samples from a run or checkpoint")
+    s.add_argument("source", metavar="RUN_OR_CHECKPOINT")
+    s.add_argument("--n", type=positive_int, default=64, help="number of samples (default 64)")
+    s.add_argument("--out", required=True, help="output file: .png grid for images; .npy + .png scatter for 2-D data")
+    s.add_argument("--seed", type=nonnegative_int, default=0, help="noise seed (default 0)")
+    s.add_argument("--no-ema", action="store_true", help="use G instead of its EMA copy G_ema")
+    s.add_argument("--device", default="auto")
+
+    i = sub.add_parser("info", help="summary of a run")
+    i.add_argument("run", metavar="RUN")
+
+    d = sub.add_parser("demo", help="the main job: DCGAN on the bundled MNIST digits, with a report")
+    d.add_argument("--out", default="runs", help="folder for the run (default: runs)")
+    d.add_argument("--minutes", type=float, default=None, help="training time budget (default: the demo preset's)")
+    d.add_argument("--no-progress", action="store_true")
+    return p
+
+
+# ------------------------------------------------------------------------------ commands
+
+
+def cmd_list(args) -> int:
+    from .data import DATASETS, FOLDER_HELP
+    from .recipes import load_all
+
+    print("recipes:")
+    for name, cls in sorted(load_all().items()):
+        print(f"  {name:10s} {cls.description}")
+        print(f"  {'':10s} presets: default, {', '.join(cls.presets)}")
+    print("datasets:")
+    for entry in DATASETS.values():
+        print(f"  {entry.name:10s} {entry.description}")
+    print(f"  {FOLDER_HELP}")
+    print("see the keys of a recipe with: gankit train RECIPE --data D --dry-run")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from . import api
+
+    if args.resume:
+        if args.recipe or args.data or args.preset or args.overrides or args.seed is not None:
+            raise GankitError("--resume takes only --steps, --device and --no-progress (the run keeps its config)")
+        run = api.resume(args.resume, steps=args.steps, device=args.device, progress=not args.no_progress)
+        return finished(run)
+    if not args.recipe or not args.data:
+        raise GankitError("gankit train needs RECIPE and --data (or --resume RUN); see gankit list")
+    overrides = C.parse_set_args(args.overrides)
+    if args.steps is not None:
+        overrides["steps"] = args.steps
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    if args.dry_run:
+        return dry_run(args, overrides)
+    run = api.train(args.recipe, args.data, preset=args.preset, overrides=overrides, out=args.out,
+                    device=args.device, progress=not args.no_progress)
+    return finished(run)
+
+
+def finished(run) -> int:
+    """Print the run folder; exit 130 if Ctrl-C stopped it (its checkpoint is saved)."""
+    print(f"run: {run.path}")
+    return 130 if run.result and run.result.get("stopped") == "interrupted" else 0
+
+
+def dry_run(args, overrides: dict) -> int:
+    from . import api
+    from .nets import count_parameters
+
+    recipe, dataset, preset = api.build(args.recipe, args.data, args.preset, overrides)
+    nets = recipe.build_nets()
+    print(json.dumps({"recipe": recipe.name, "data": args.data, "preset": preset,
+                      "data_spec": {"kind": dataset.spec.kind, "shape": dataset.spec.shape, "samples": len(dataset),
+                                    "classes": dataset.spec.num_classes},
+                      "parameters": {k: count_parameters(v) for k, v in nets.items()},
+                      "phases": [p.name for p in recipe.phases()],
+                      "config": C.to_dict(recipe.cfg)}, indent=2))
+    return 0
+
+
+def cmd_sample(args) -> int:
+    import numpy as np
+
+    from . import api, viz
+
+    model = api.load(args.source, device=args.device)
+    samples = model.sample(args.n, seed=args.seed, ema=not args.no_ema).cpu()
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if model.spec.kind == "image" and out.suffix.lower() != ".npy":
+        viz.save_image_grid(samples, out)
+        print(f"wrote {out} ({args.n} samples, step {model.step})")
+        return 0
+    npy = out.with_suffix(".npy")
+    np.save(npy, samples.numpy())
+    written = [npy]
+    if model.spec.kind == "points":
+        written.append(viz.save_scatter(samples, out.with_suffix(".png"), means=model.spec.meta.get("means"),
+                                        title=f"{model.recipe.name}, step {model.step}"))
+    print(f"wrote {', '.join(map(str, written))} ({args.n} samples, step {model.step})")
+    return 0
+
+
+def cmd_info(args) -> int:
+    from . import api
+
+    run = api.Run(Path(args.run))
+    info = run.info
+    entry = run.latest_checkpoint()
+    stats = run.stats()
+    cfg = info["config"]
+    print(f"run:        {run.path}")
+    print(f"recipe:     {info['recipe']} (preset {info.get('preset')})")
+    print(f"data:       {info['data']} {info['data_spec']['kind']} {tuple(info['data_spec']['shape'])}")
+    print(f"steps:      {entry['step'] if entry else 0} of {cfg['steps']} (batch {cfg['batch_size']}, seed {cfg['seed']})")
+    print(f"checkpoint: {entry['weights'] if entry else 'none yet'}")
+    samples = sorted((run.path / "samples").glob("*.png"))
+    print(f"samples:    {samples[-1] if samples else 'none yet'}")
+    if stats:
+        last = stats[-1]
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in last.items() if k != "step" and isinstance(v, (int, float)))
+        print(f"last stats: step {last['step']}: {shown}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    return run_demo(out=args.out, minutes=args.minutes, progress=not args.no_progress)
+
+
+COMMANDS = {"list": cmd_list, "train": cmd_train, "sample": cmd_sample, "info": cmd_info, "demo": cmd_demo}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not args.command:
+            parser.print_help()
+            return 2
+        return COMMANDS[args.command](args)
+    except GankitError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

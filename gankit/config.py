@@ -1,0 +1,264 @@
+"""Typed configs: dataclasses whose fields carry their own help text and bounds.
+
+Every hyper-parameter is written once, as a dataclass field made with `param`.
+From that one place gankit derives the CLI's `--set key=value` parsing (typed,
+dotted keys into nested configs), the range checks, the JSON stored with each
+run and the listing in `gankit list`.
+"""
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args, get_origin
+
+from .errors import GankitError
+
+
+def param(default, help: str = "", *, min=None, max=None, choices=None, positive=False):
+    """A config field with help text and bounds (checked by `validate`)."""
+    meta = {"help": help, "min": min, "max": max, "choices": choices, "positive": positive}
+    return field(default=default, metadata=meta)
+
+
+def nested(factory, help: str = ""):
+    """A sub-config field (for example the G network's settings)."""
+    return field(default_factory=factory, metadata={"help": help})
+
+
+@dataclass
+class OptimConfig:
+    """One network's optimizer. SGD here is momentum-free unless asked (WGAN's advice)."""
+
+    name: Literal["adam", "rmsprop", "sgd"] = param("adam", "optimizer")
+    lr: float = param(2e-4, "learning rate", positive=True)
+    betas: tuple[float, float] = param((0.5, 0.999), "Adam betas (beta1=0 makes Adam momentum-free)", min=0.0, max=0.9999)
+    eps: float = param(1e-8, "numerical epsilon", positive=True)
+    alpha: float = param(0.99, "RMSprop smoothing constant", min=0.0, max=1.0)
+    momentum: float = param(0.0, "momentum for SGD/RMSprop (0 = none)", min=0.0, max=0.9999)
+    weight_decay: float = param(0.0, "L2 weight decay", min=0.0)
+
+
+@dataclass
+class NetConfig:
+    """One network's architecture. `auto` picks DCGAN for square power-of-two images, else an MLP."""
+
+    arch: Literal["auto", "mlp", "dcgan"] = param("auto", "architecture")
+    width: int = param(64, "hidden units (MLP) or base channel count (DCGAN)", min=1)
+    depth: int = param(3, "hidden layers (MLP only; DCGAN depth follows the resolution)", min=1, max=32)
+    activation: Literal["relu", "leaky_relu", "tanh", "elu", "gelu", "silu"] = param("relu", "hidden activation (MLP)")
+    norm: Literal["batch", "layer", "none"] = param("none", "normalization layer")
+    dropout: float = param(0.0, "dropout probability after each hidden layer", min=0.0, max=0.95)
+
+
+def g_net(**kw) -> NetConfig:
+    return NetConfig(**{"activation": "relu", "norm": "batch", **kw})
+
+
+def d_net(**kw) -> NetConfig:
+    return NetConfig(**{"activation": "leaky_relu", **kw})
+
+
+@dataclass
+class TrainConfig:
+    """Settings every recipe shares: length, batch, logging, checkpoints, precision."""
+
+    steps: int = param(5000, "training steps (generator updates)", min=1)
+    batch_size: int = param(64, "real samples per discriminator step", min=1)
+    z_dim: int = param(100, "latent dimension", min=1)
+    seed: int = param(0, "random seed (weights, noise and data order)", min=0)
+    resolution: int = param(0, "image side in pixels (0 = the dataset's own; folders default to 64)", min=0, max=1024)
+    channels: int = param(0, "image channels for folders (0 = detect, 1 = grayscale, 3 = RGB)", choices=(0, 1, 3))
+    ema: float = param(0.999, "EMA decay of G_ema per step (0 = no EMA copy)", min=0.0, max=0.99999)
+    precision: Literal["fp32", "bf16"] = param("fp32", "compute precision (bf16 = autocast)")
+    channels_last: bool = param(False, "channels_last memory layout for conv nets")
+    log_every: int = param(100, "write stats every N steps", min=1)
+    sample_every: int = param(1000, "save a fixed-noise sample grid every N steps", min=1)
+    ckpt_every: int = param(5000, "save a checkpoint every N steps (and at the end)", min=1)
+    keep_ckpts: int = param(3, "checkpoints to keep (the newest ones)", min=1)
+    max_minutes: float = param(0.0, "stop (and checkpoint) after this many minutes (0 = no limit)", min=0.0)
+    tensorboard: bool = param(True, "also write TensorBoard event files")
+
+
+# ---------------------------------------------------------------------------- introspection
+
+
+def field_map(cfg_type) -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(cfg_type)}
+
+
+def _hints(cfg_type) -> dict[str, Any]:
+    return typing.get_type_hints(cfg_type)
+
+
+def flat_keys(cfg) -> list[str]:
+    """Every settable dotted key of a config, for example `D_opt.lr`."""
+    keys = []
+    for name, f in field_map(type(cfg)).items():
+        value = getattr(cfg, name)
+        if dataclasses.is_dataclass(value):
+            keys += [f"{name}.{k}" for k in flat_keys(value)]
+        else:
+            keys.append(name)
+    return keys
+
+
+def describe(cfg) -> list[tuple[str, Any, str]]:
+    """(key, value, help) rows for every leaf field."""
+    rows = []
+    for name, f in field_map(type(cfg)).items():
+        value = getattr(cfg, name)
+        if dataclasses.is_dataclass(value):
+            rows += [(f"{name}.{k}", v, h) for k, v, h in describe(value)]
+        else:
+            rows.append((name, value, f.metadata.get("help", "")))
+    return rows
+
+
+def to_dict(cfg) -> dict:
+    def convert(v):
+        if dataclasses.is_dataclass(v):
+            return {k: convert(getattr(v, k)) for k in field_map(type(v))}
+        if isinstance(v, tuple):
+            return list(v)
+        return v
+
+    return convert(cfg)
+
+
+# ---------------------------------------------------------------------------- parsing values
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _coerce(value, tp, key: str):
+    """Turn `value` (a string from the CLI, or a JSON/Python value) into type `tp`, or raise."""
+    origin, args = get_origin(tp), get_args(tp)
+    if origin is Literal:
+        for choice in args:
+            if value == choice or (isinstance(value, str) and str(choice) == value):
+                return choice
+        raise GankitError(f"{key}={value!r} is not one of {', '.join(map(str, args))}")
+    if origin in (typing.Union, types.UnionType):
+        errors = []
+        for option in args:
+            if option is type(None):
+                if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+                    return None
+                continue
+            try:
+                return _coerce(value, option, key)
+            except GankitError as e:
+                errors.append(str(e))
+        raise GankitError(errors[0] if errors else f"{key}: cannot parse {value!r}")
+    if origin is tuple:
+        items = value.split(",") if isinstance(value, str) else list(value)
+        if args and args[-1] is not Ellipsis and len(items) != len(args):
+            raise GankitError(f"{key} needs {len(args)} comma-separated values, got {value!r}")
+        item_types = [args[0]] * len(items) if (not args or args[-1] is Ellipsis) else list(args)
+        return tuple(_coerce(v.strip() if isinstance(v, str) else v, t, key) for v, t in zip(items, item_types))
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise GankitError(f"{key}={value!r} is not a boolean (use true/false)")
+    if tp is int:
+        if isinstance(value, bool):
+            raise GankitError(f"{key}={value!r} is not an integer")
+        try:
+            number = float(value) if isinstance(value, str) else value
+            if isinstance(number, float) and not number.is_integer():
+                raise ValueError
+            return int(number)
+        except (TypeError, ValueError):
+            raise GankitError(f"{key}={value!r} is not an integer") from None
+    if tp is float:
+        if isinstance(value, bool):
+            raise GankitError(f"{key}={value!r} is not a number")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise GankitError(f"{key}={value!r} is not a number") from None
+    if tp is str:
+        return str(value)
+    raise GankitError(f"{key}: unsupported config type {tp}")
+
+
+def set_value(cfg, key: str, value) -> None:
+    """Set the dotted `key` on `cfg` after converting `value` to the field's type."""
+    head, _, rest = key.partition(".")
+    fields = field_map(type(cfg))
+    if head not in fields:
+        raise GankitError(f"unknown config key {key!r}; valid keys: {', '.join(flat_keys(cfg))}")
+    current = getattr(cfg, head)
+    if dataclasses.is_dataclass(current):
+        if not rest:
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    set_value(current, k, v)
+                return
+            raise GankitError(f"{key} is a group; set one of its keys, e.g. {key}.{flat_keys(current)[0]}")
+        set_value(current, rest, value)
+        return
+    if rest:
+        raise GankitError(f"unknown config key {key!r}; valid keys: {', '.join(flat_keys(cfg))}")
+    setattr(cfg, head, _coerce(value, _hints(type(cfg))[head], key))
+
+
+def apply(cfg, overrides: dict[str, Any]) -> None:
+    for key, value in overrides.items():
+        set_value(cfg, key, value)
+
+
+def from_dict(cfg_type, data: dict):
+    """Rebuild a config from `to_dict` output (unknown keys are an error)."""
+    cfg = cfg_type()
+    apply(cfg, data)
+    return cfg
+
+
+def parse_set_args(items: list[str]) -> dict[str, str]:
+    """`["a=1", "b.c=x"]` -> `{"a": "1", "b.c": "x"}`."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise GankitError(f"--set expects key=value, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+# ---------------------------------------------------------------------------- validation
+
+
+def validate(cfg, prefix: str = "") -> None:
+    """Check every field against its declared bounds; raise a one-line error naming the key."""
+    hints = _hints(type(cfg))
+    for name, f in field_map(type(cfg)).items():
+        value, key = getattr(cfg, name), prefix + name
+        if dataclasses.is_dataclass(value):
+            validate(value, key + ".")
+            continue
+        _coerce(value, hints[name], key)  # type check (also catches bad values set in code)
+        meta = f.metadata
+        for v in value if isinstance(value, tuple) else (value,):
+            if not isinstance(v, (int, float)) or isinstance(v, bool):
+                continue
+            if meta.get("positive") and not v > 0:
+                raise GankitError(f"{key}={value} must be positive")
+            if meta.get("min") is not None and v < meta["min"]:
+                raise GankitError(f"{key}={value} is below its minimum {meta['min']}")
+            if meta.get("max") is not None and v > meta["max"]:
+                raise GankitError(f"{key}={value} is above its maximum {meta['max']}")
+        if meta.get("choices") is not None and value not in meta["choices"]:
+            raise GankitError(f"{key}={value!r} is not one of {', '.join(map(str, meta['choices']))}")
+
+
+def dumps(cfg) -> str:
+    return json.dumps(to_dict(cfg), indent=2, sort_keys=False)

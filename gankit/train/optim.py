@@ -1,0 +1,34 @@
+"""Optimizers from an `OptimConfig`, and an EMA copy of a network."""
+
+import copy
+
+import torch
+from torch import nn
+
+from ..config import OptimConfig
+
+
+def build_optimizer(cfg: OptimConfig, params) -> torch.optim.Optimizer:
+    params = list(params)
+    if cfg.name == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay,
+                                foreach=True)
+    if cfg.name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=cfg.lr, alpha=cfg.alpha, eps=cfg.eps, momentum=cfg.momentum,
+                                   weight_decay=cfg.weight_decay, foreach=True)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, foreach=True)
+
+
+def ema_copy(net: nn.Module) -> nn.Module:
+    ema = copy.deepcopy(net).eval()
+    ema.requires_grad_(False)
+    return ema
+
+
+@torch.no_grad()
+def ema_update(ema: nn.Module, net: nn.Module, decay: float) -> None:
+    """ema ← decay·ema + (1 - decay)·net for parameters; buffers (BatchNorm statistics) are copied."""
+    ema_params, params = list(ema.parameters()), list(net.parameters())
+    torch._foreach_lerp_(ema_params, params, 1.0 - decay)
+    for b_ema, b in zip(ema.buffers(), net.buffers()):
+        b_ema.copy_(b)

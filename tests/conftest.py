@@ -1,0 +1,36 @@
+import os
+import tempfile
+
+import pytest
+import torch
+
+# Keep the suite's caches out of the user's home and deterministic across runs.
+os.environ.setdefault("GANKIT_CACHE", os.path.join(tempfile.gettempdir(), "gankit-test-cache"))
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+from gankit.data import Dataset, from_tensors, load_dataset  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_images() -> Dataset:
+    """48 random 16x16 grayscale uint8 images with 3 labels: a real image dataset, small and fast."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (48, 1, 16, 16), generator=g, dtype=torch.uint8)
+    y = torch.arange(48) % 3
+    return from_tensors(x, y, name="tiny")
+
+
+@pytest.fixture(scope="session")
+def ring() -> Dataset:
+    return load_dataset("ring8")
+
+
+@pytest.fixture(params=["image", "points"])
+def any_data(request, tiny_images, ring) -> Dataset:
+    return tiny_images if request.param == "image" else ring
+
+
+@pytest.fixture(autouse=True)
+def _reset_seed():
+    """Tests that draw random numbers without a seed of their own get a fixed one."""
+    torch.manual_seed(1234)

@@ -1,0 +1,121 @@
+"""The CLI end to end on smoke presets, in-process (fast) and as a real subprocess (exit codes)."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gankit.cli import main
+
+
+def run_cli(*args):
+    return main([str(a) for a in args])
+
+
+def test_list(capsys):
+    assert run_cli("list") == 0
+    out = capsys.readouterr().out
+    for name in ("gan", "dcgan", "wgan", "wgan-gp", "r1", "ring8", "grid25", "mnist5k", "digits", "folder:PATH"):
+        assert name in out
+
+
+def test_train_sample_info_on_points(tmp_path, capsys):
+    assert run_cli("train", "wgan-gp", "--data", "grid25", "--preset", "smoke", "--steps", "3", "--out", tmp_path,
+                   "--no-progress", "--set", "n_critic=1") == 0
+    run = tmp_path / "wgan-gp-grid25-000"
+    info = json.loads((run / "config.json").read_text())
+    assert info["config"]["steps"] == 3 and info["config"]["n_critic"] == 1 and info["preset"] == "smoke"
+    assert (run / "stats.jsonl").read_text().count("\n") == 3
+    assert (run / "samples" / "step-0000003.png").exists()
+    assert (run / "checkpoints" / "latest.json").exists()
+    capsys.readouterr()
+    assert run_cli("sample", run, "--n", 50, "--out", tmp_path / "pts.npy") == 0
+    pts = np.load(tmp_path / "pts.npy")
+    assert pts.shape == (50, 2) and (tmp_path / "pts.png").exists()
+    assert run_cli("info", run) == 0
+    out = capsys.readouterr().out
+    assert "wgan-gp" in out and "3 of 3" in out
+
+
+def test_train_folder_and_sample_grid(tmp_path):
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        Image.fromarray(rng.integers(0, 255, (20, 24, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    assert run_cli("train", "gan", "--data", f"folder:{folder}", "--preset", "smoke", "--set", "resolution=16",
+                   "--out", tmp_path / "runs", "--no-progress") == 0
+    run = tmp_path / "runs" / "gan-folder-faces-000"
+    assert run.exists()
+    assert run_cli("sample", run, "--n", 9, "--out", tmp_path / "grid.png", "--no-ema") == 0
+    img = Image.open(tmp_path / "grid.png")
+    assert img.mode == "RGB" and img.width > 3 * 16
+
+
+def test_sample_from_checkpoint_file(tmp_path):
+    assert run_cli("train", "dcgan", "--data", "digits", "--preset", "smoke", "--set", "resolution=16",
+                   "--out", tmp_path, "--no-progress") == 0
+    ckpt = sorted((tmp_path / "dcgan-digits-000" / "checkpoints").glob("*.safetensors"))[-1]
+    assert run_cli("sample", ckpt, "--n", 4, "--out", tmp_path / "s.png") == 0
+    assert (tmp_path / "s.png").exists()
+
+
+def test_resume_from_cli(tmp_path):
+    assert run_cli("train", "gan", "--data", "ring8", "--preset", "smoke", "--steps", "2", "--out", tmp_path,
+                   "--no-progress") == 0
+    run = tmp_path / "gan-ring8-000"
+    assert run_cli("train", "--resume", run, "--steps", "4", "--no-progress") == 0
+    assert json.loads((run / "checkpoints" / "latest.json").read_text())["step"] == 4
+    steps = [json.loads(line)["step"] for line in (run / "stats.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]
+
+
+def test_dry_run_prints_config_and_creates_nothing(tmp_path, capsys):
+    assert run_cli("train", "wgan", "--data", "ring8", "--dry-run", "--set", "clip=0.05", "--out", tmp_path) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["config"]["clip"] == 0.05 and out["preset"] == "toy" and out["phases"] == ["D", "G"]
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["train", "gan", "--data", "ring8", "--set", "nope=1"], "unknown config key 'nope'"),
+    (["train", "gan", "--data", "ring8", "--set", "D_opt.lr=-1"], "D_opt.lr=-1.0 must be positive"),
+    (["train", "gan", "--data", "ring8", "--steps", "0"], "must be at least 1"),
+    (["train", "gan", "--data", "ring8", "--steps", "ten"], "is not an integer"),
+    (["train", "gann", "--data", "ring8"], "unknown recipe 'gann'"),
+    (["train", "gan", "--data", "mnist"], "unknown dataset 'mnist'"),
+    (["train", "gan", "--data", "folder:/nonexistent/imgs"], "no such folder"),
+    (["train", "dcgan", "--data", "ring8"], "dcgan needs image data"),
+    (["train", "gan", "--data", "ring8", "--preset", "huge"], "no preset 'huge'"),
+    (["train", "gan"], "needs RECIPE and --data"),
+    (["train", "--resume", "/nonexistent/run"], "no such run folder"),
+    (["sample", "/nonexistent/run", "--out", "x.png"], "no such run folder or checkpoint"),
+    (["sample", "x", "--n", "-3", "--out", "x.png"], "must be at least 1"),
+    (["info", "/nonexistent"], "no such run folder"),
+    (["bogus"], "invalid choice"),
+])
+def test_bad_input_is_one_line_error_exit_2(args, needle, capsys, tmp_path):
+    assert run_cli(*args, *(["--out", tmp_path] if args[0] == "train" and "--resume" not in args else [])) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and needle in err and len(err.splitlines()) == 1, err
+
+
+def test_sample_rejects_a_file_that_is_not_a_checkpoint(tmp_path, capsys):
+    bogus = tmp_path / "model.safetensors"
+    bogus.write_bytes(b"definitely not safetensors")
+    assert run_cli("sample", bogus, "--out", tmp_path / "x.png") == 2
+    assert "not a readable gankit checkpoint" in capsys.readouterr().err
+
+
+def test_real_process_exit_codes(tmp_path):
+    ok = subprocess.run([sys.executable, "-m", "gankit", "train", "r1", "--data", "ring8", "--preset", "smoke",
+                         "--out", str(tmp_path), "--no-progress"], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert "run: " in ok.stdout
+    bad = subprocess.run([sys.executable, "-m", "gankit", "train", "r1", "--data", "ring8", "--set", "gamma=x"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.strip() == "error: gamma='x' is not a number"
+    assert "Traceback" not in bad.stderr

@@ -1,0 +1,155 @@
+"""The contract every registered recipe must meet, on its `smoke` preset, for image and 2-D data."""
+
+import pytest
+import torch
+
+import gankit
+from gankit import config as C
+from gankit.recipes import load_all, resolve_config
+from gankit.train import Trainer, checkpoint
+
+RECIPES = sorted(load_all())
+POINT_RECIPES = [r for r in RECIPES if r != "dcgan"]  # dcgan is image-only by design
+
+
+def make(name, data, **overrides):
+    cls = gankit.get_recipe(name)
+    cfg, _ = resolve_config(cls, data.spec.kind, "smoke", overrides)
+    return cls(cfg, data.spec)
+
+
+def cases():
+    return [(r, "image") for r in RECIPES] + [(r, "points") for r in POINT_RECIPES]
+
+
+@pytest.fixture(params=cases(), ids=lambda c: f"{c[0]}-{c[1]}")
+def recipe_and_data(request, tiny_images, ring):
+    name, kind = request.param
+    return name, (tiny_images if kind == "image" else ring)
+
+
+def params_of(net):
+    return {k: v.detach().clone() for k, v in net.named_parameters()}
+
+
+def all_state(trainer):
+    return {f"{n}.{k}": v.detach().clone() for n, net in trainer.nets.items() for k, v in net.state_dict().items()}
+
+
+def test_two_steps_give_finite_losses(recipe_and_data):
+    name, data = recipe_and_data
+    trainer = Trainer(make(name, data), data, progress=False)
+    trainer.train_step()
+    trainer.train_step()
+    stats = trainer.stats.summary()
+    losses = {k: v for k, v in stats.items() if k.startswith("loss/")}
+    assert "loss/D" in losses and "loss/G" in losses
+    assert all(torch.isfinite(torch.tensor(v)) for v in stats.values()), stats
+
+
+def test_only_the_phase_parameters_change(recipe_and_data):
+    name, data = recipe_and_data
+    trainer = Trainer(make(name, data), data, progress=False)
+    for phase in trainer.phases:
+        before = {n: params_of(trainer.nets[n]) for n in trainer.optimizers}
+        trainer.run_phase(phase)
+        for n in trainer.optimizers:
+            after = params_of(trainer.nets[n])
+            changed = any(not torch.equal(before[n][k], after[k]) for k in after)
+            assert changed == (n in phase.nets), f"phase {phase.name}: net {n} changed={changed}"
+
+
+def test_samples_have_the_right_shape_and_range(recipe_and_data):
+    name, data = recipe_and_data
+    trainer = Trainer(make(name, data), data, progress=False)
+    trainer.train_step()
+    x = trainer.recipe.sample(trainer.nets, 7, generator=torch.Generator().manual_seed(0))
+    assert x.shape == (7, *data.spec.shape) and torch.isfinite(x).all()
+    if data.spec.kind == "image":
+        assert x.min() >= -1 and x.max() <= 1
+    again = trainer.recipe.sample(trainer.nets, 7, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(x, again)  # sampling is a pure function of the seed
+
+
+def test_checkpoint_round_trips_bit_exactly(recipe_and_data, tmp_path):
+    name, data = recipe_and_data
+    trainer = Trainer(make(name, data), data, tmp_path, progress=False)
+    trainer.train_step()
+    trainer.save_checkpoint()
+    fresh = Trainer(make(name, data, seed=99), data, tmp_path, progress=False)
+    fresh.restore(checkpoint.latest(tmp_path / "checkpoints"))
+    a, b = all_state(trainer), all_state(fresh)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert fresh.step == trainer.step
+    for n in trainer.optimizers:
+        sa, sb = trainer.optimizers[n].state_dict()["state"], fresh.optimizers[n].state_dict()["state"]
+        assert all(torch.equal(sa[i][k], sb[i][k]) for i in sa for k in sa[i] if torch.is_tensor(sa[i][k]))
+
+
+def test_fixed_seed_gives_the_same_run(recipe_and_data):
+    name, data = recipe_and_data
+    runs = []
+    for seed in (5, 5, 6):
+        trainer = Trainer(make(name, data, seed=seed), data, progress=False)
+        trainer.train_step()
+        trainer.train_step()
+        runs.append(all_state(trainer))
+    assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
+    assert any(not torch.equal(runs[0][k], runs[2][k]) for k in runs[0])
+
+
+def test_resume_equals_an_uninterrupted_run(recipe_and_data, tmp_path):
+    name, data = recipe_and_data
+    straight = Trainer(make(name, data, steps=4), data, tmp_path / "a", progress=False)
+    straight.fit()
+    first = Trainer(make(name, data, steps=4), data, tmp_path / "b", progress=False)
+    first.fit(2)
+    resumed = Trainer(make(name, data, steps=4), data, tmp_path / "b", progress=False)
+    resumed.restore(checkpoint.latest(tmp_path / "b" / "checkpoints"))
+    assert resumed.step == 2
+    resumed.fit()
+    a, b = all_state(straight), all_state(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a), [k for k in a if not torch.equal(a[k], b[k])]
+
+
+def test_every_recipe_has_a_smoke_preset_and_description():
+    for name in RECIPES:
+        cls = gankit.get_recipe(name)
+        assert "smoke" in cls.presets and cls.description
+        C.validate(cls.Config())
+
+
+def test_wgan_clip_bound_holds_after_each_critic_step(tiny_images):
+    recipe = make("wgan", tiny_images, clip=0.02, n_critic=3)
+    trainer = Trainer(recipe, tiny_images, progress=False)
+    critic_phase = next(p for p in trainer.phases if p.name == "D")
+    bounds = []
+    for _ in range(2):
+        for _ in range(critic_phase.runs_at(trainer.step)):
+            trainer.run_phase(critic_phase)
+            bounds.append(max(p.abs().max().item() for p in trainer.nets["D"].parameters()))
+        trainer.run_phase(next(p for p in trainer.phases if p.name == "G"))
+        trainer.step += 1
+    assert len(bounds) == 6 and max(bounds) <= 0.02 + 1e-7
+    assert max(bounds) > 0.019  # the bound is active, not vacuous
+
+
+def test_wgan_critic_boost_schedule(tiny_images):
+    recipe = make("wgan", tiny_images, critic_boost=True, n_critic=5)
+    critic = next(p for p in recipe.phases() if p.name == "D")
+    assert [critic.runs_at(s) for s in (0, 24, 25, 499, 500, 1000)] == [100, 100, 5, 5, 100, 100]
+
+
+def test_lazy_r1_phase_runs_every_k_steps_scaled(tiny_images):
+    recipe = make("r1", tiny_images, lazy_interval=4)
+    reg = next(p for p in recipe.phases() if p.name == "D_reg")
+    assert [reg.runs_at(s) for s in range(9)] == [1, 0, 0, 0, 1, 0, 0, 0, 1]
+    d_opt = recipe.optimizers()["D"]
+    assert d_opt.lr == pytest.approx(recipe.cfg.D_opt.lr * 4 / 5)
+    eager = make("r1", tiny_images, lazy_interval=1)
+    assert [p.name for p in eager.phases()] == ["D", "G"]
+
+
+def test_wgan_gp_rejects_batchnorm_critic(tiny_images):
+    with pytest.raises(gankit.GankitError, match="must not use BatchNorm"):
+        make("wgan-gp", tiny_images, **{"D.norm": "batch"})
