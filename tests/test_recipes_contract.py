@@ -153,3 +153,14 @@ def test_lazy_r1_phase_runs_every_k_steps_scaled(tiny_images):
 def test_wgan_gp_rejects_batchnorm_critic(tiny_images):
     with pytest.raises(gankit.GankitError, match="must not use BatchNorm"):
         make("wgan-gp", tiny_images, **{"D.norm": "batch"})
+
+
+@pytest.mark.parametrize("reuse,expected", [(True, 1), (False, 2)])
+def test_reuse_fakes_saves_one_generator_forward(tiny_images, reuse, expected):
+    trainer = Trainer(make("gan", tiny_images, reuse_fakes=reuse), tiny_images, progress=False)
+    calls = []
+    trainer.nets["G"].register_forward_hook(lambda *a: calls.append(torch.is_grad_enabled()))
+    trainer.train_step()
+    assert len(calls) == expected and calls[-1]  # the G phase always sees a graph through G
+    assert not trainer.stash  # nothing outlives the step
+

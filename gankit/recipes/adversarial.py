@@ -1,11 +1,12 @@
 """The two-player step shared by the GAN family: a generator G against a discriminator/critic D.
 
 One training step (Goodfellow et al. 2014, Algorithm 1):
-  1. `D` phase, `n_critic` times: fresh real batch x and fakes G(z) (no graph
-     through G), loss = objective.d(D(x), D(G(z))) + the recipe's penalty;
-     one optimizer step on D, then post-step hooks (e.g. WGAN weight clipping).
+  1. `D` phase, `n_critic` times: fresh real batch x and fakes G(z),
+     loss = objective.d(D(x), D(G(z))) + the recipe's penalty; one optimizer
+     step on D, then post-step hooks (e.g. WGAN weight clipping).
   2. `G` phase, once: loss = objective.g(D(G(z))), one optimizer step on G
-     (D is frozen, so no gradient is computed for its weights).
+     (D is frozen, so no gradient is computed for its weights). G(z) is the
+     last D step's fakes, kept with their graph (`reuse_fakes`, on by default).
   3. Recipes may add phases, e.g. a lazy R1 phase every k steps.
 
 Each concrete recipe (gan, dcgan, wgan, wgan-gp, r1) is a small file that sets
@@ -34,6 +35,7 @@ class AdversarialConfig(C.TrainConfig):
     G_opt: OptimConfig = nested(OptimConfig, "generator optimizer")
     D_opt: OptimConfig = nested(OptimConfig, "discriminator optimizer")
     n_critic: int = param(1, "discriminator steps per generator step", min=1, max=1000)
+    reuse_fakes: bool = param(True, "the G step reuses the last D step's G(z) instead of a second G forward")
 
 
 class AdversarialRecipe(Recipe):
@@ -67,15 +69,27 @@ class AdversarialRecipe(Recipe):
         return {"G": self.cfg.G_opt, "D": self.cfg.D_opt}
 
     def phases(self) -> list[Phase]:
-        return [Phase("D", ("D",), self.d_loss, repeat=self.n_critic, post_step=self.d_hooks()),
+        keep = ("G",) if self.cfg.reuse_fakes else ()
+        return [Phase("D", ("D",), self.d_loss, repeat=self.n_critic, post_step=self.d_hooks(), keeps_graph=keep),
                 Phase("G", ("G",), self.g_loss),
                 *self.extra_phases()]
 
-    def d_loss(self, ctx: StepContext) -> Tensor:
-        G, D = ctx.nets["G"], ctx.nets["D"]
-        real = ctx.real().x
+    def fakes_for_d(self, ctx: StepContext, n: int) -> Tensor:
+        """G(z) for the D loss. On the last D repeat the fakes keep their graph through G and are
+        stashed for the G phase: G has not changed since (only D stepped), so reusing them is exact
+        and saves one G forward per step, as the PyTorch DCGAN example does."""
+        z = ctx.z(n)
+        if self.cfg.reuse_fakes and ctx.last_repeat and n == self.cfg.batch_size:
+            fake = ctx.nets["G"](z)
+            ctx.stash["fake"] = fake
+            return fake.detach()
         with torch.no_grad():
-            fake = G(ctx.z(len(real)))
+            return ctx.nets["G"](z)
+
+    def d_loss(self, ctx: StepContext) -> Tensor:
+        D = ctx.nets["D"]
+        real = ctx.real().x
+        fake = self.fakes_for_d(ctx, len(real))
         d_real, d_fake = D(real), D(fake)
         loss = self.objective().d(d_real, d_fake)
         self.report_outputs(ctx, d_real, d_fake)
@@ -84,7 +98,9 @@ class AdversarialRecipe(Recipe):
         return loss if penalty is None else loss + penalty
 
     def g_loss(self, ctx: StepContext) -> Tensor:
-        fake = ctx.nets["G"](ctx.z(self.cfg.batch_size))
+        fake = ctx.stash.pop("fake", None)
+        if fake is None:
+            fake = ctx.nets["G"](ctx.z(self.cfg.batch_size))
         loss = self.objective().g(ctx.nets["D"](fake))
         ctx.report("loss/G", loss)
         return loss

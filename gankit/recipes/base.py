@@ -29,6 +29,8 @@ class StepContext(Protocol):
     nets: Mapping[str, nn.Module]
     step: int            # index of the current training step (0-based)
     device: torch.device
+    last_repeat: bool    # True on the last of a phase's repeats at this step
+    stash: dict          # values one phase hands to a later phase of the same step (cleared after it)
 
     def real(self) -> Batch: ...                                  # the next real batch, on device
     def z(self, n: int) -> Tensor: ...                            # latent noise for n samples
@@ -46,6 +48,7 @@ class Phase:
     repeat: int | Callable[[int], int] = 1      # runs per step; a function of the step for schedules
     interval: int = 1                           # run only on steps divisible by this (lazy regularization)
     post_step: tuple[Hook, ...] = ()            # after each optimizer step, e.g. weight clipping
+    keeps_graph: tuple[str, ...] = ()           # nets not stepped here whose graph a later phase reuses
 
     def runs_at(self, step: int) -> int:
         if step % self.interval:

@@ -77,6 +77,7 @@ class Trainer:
                             None if dataset.y is None else dataset.y.to(self.device))
         self.sampler = BatchSampler(len(dataset), self.cfg.batch_size, self.cfg.seed + DATA_SEED_OFFSET)
         self.step = 0
+        self.last_repeat, self.stash = True, {}
         self.stats = Stats()
         self._log_grads = False
         self._stop_reason: str | None = None
@@ -112,7 +113,7 @@ class Trainer:
 
     def run_phase(self, phase: Phase) -> None:
         for name in self.optimizers:
-            self.nets[name].requires_grad_(name in phase.nets)
+            self.nets[name].requires_grad_(name in phase.nets or name in phase.keeps_graph)
         with self.autocast():
             loss = phase.loss(self)
         loss.backward()
@@ -127,8 +128,11 @@ class Trainer:
     def train_step(self) -> None:
         self._log_grads = (self.step + 1) % self.cfg.log_every == 0
         for phase in self.phases:
-            for _ in range(phase.runs_at(self.step)):
+            repeats = phase.runs_at(self.step)
+            for i in range(repeats):
+                self.last_repeat = i == repeats - 1
                 self.run_phase(phase)
+        self.stash.clear()  # nothing (no graph) outlives its step
         for name in self.recipe.ema_nets:
             if f"{name}_ema" in self.nets:
                 ema_update(self.nets[f"{name}_ema"], self.nets[name], self.cfg.ema)
