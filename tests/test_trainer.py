@@ -15,7 +15,7 @@ import gankit
 from gankit.errors import TrainingDiverged
 from gankit.recipes import resolve_config
 from gankit.train import Trainer, checkpoint
-from gankit.train.optim import ema_copy, ema_update
+from gankit.train.optim import ema_copy, ema_decay, ema_update
 
 
 def smoke_trainer(name, data, run_dir=None, **overrides):
@@ -146,3 +146,10 @@ def test_bf16_and_channels_last_smoke_give_finite_losses(tiny_images):
     stats = trainer.stats.summary()
     assert all(torch.isfinite(torch.tensor(v)) for v in stats.values())
     assert trainer.nets["D"].head.weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_ema_decay_ramps_up_then_caps():
+    assert ema_decay(0.999, 0) == 0.1
+    assert ema_decay(0.999, 90) == 0.91
+    assert ema_decay(0.999, 10**6) == 0.999
+    assert all(ema_decay(0.999, t) <= ema_decay(0.999, t + 1) for t in range(0, 20000, 97))

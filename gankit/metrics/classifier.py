@@ -118,7 +118,7 @@ def train_digit_classifier(epochs: int = 40, seed: int = 0, log=print) -> tuple[
         model.train()
         perm = train_idx[torch.randperm(len(train_idx), generator=g)]
         for batch in perm.split(64):
-            loss = F.cross_entropy(model(random_affine(x[batch], g)), y[batch], label_smoothing=0.05)
+            loss = F.cross_entropy(model(random_affine(x[batch], g)), y[batch])
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -31,7 +31,7 @@ from ..errors import TrainingDiverged
 from ..log import info
 from ..recipes.base import Phase, Recipe
 from . import checkpoint
-from .optim import build_optimizer, ema_copy, ema_update
+from .optim import build_optimizer, ema_copy, ema_decay, ema_update
 from .stats import Stats, StatsWriter, non_finite, truncate_after
 
 SAMPLE_SEED_OFFSET, DATA_SEED_OFFSET = 2, 1
@@ -135,7 +135,7 @@ class Trainer:
         self.stash.clear()  # nothing (no graph) outlives its step
         for name in self.recipe.ema_nets:
             if f"{name}_ema" in self.nets:
-                ema_update(self.nets[f"{name}_ema"], self.nets[name], self.cfg.ema)
+                ema_update(self.nets[f"{name}_ema"], self.nets[name], ema_decay(self.cfg.ema, self.step))
         self.step += 1
 
     # ---------------------------------------------------------------- the loop

@@ -19,6 +19,13 @@ def build_optimizer(cfg: OptimConfig, params) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, foreach=True)
 
 
+def ema_decay(decay: float, step: int) -> float:
+    """The EMA decay at `step`, ramped up as min(decay, (1 + t)/(10 + t)): early on G_ema follows G
+    closely, so it is not dominated by the random initial weights (with a flat 0.999, 22% of G_ema
+    is still the initial G after 1,500 steps, which produces blobs, not digits)."""
+    return min(decay, (1.0 + step) / (10.0 + step))
+
+
 def ema_copy(net: nn.Module) -> nn.Module:
     ema = copy.deepcopy(net).eval()
     ema.requires_grad_(False)
