@@ -155,3 +155,20 @@ def test_batch_sampler_each_epoch_is_a_permutation():
 def test_batch_sampler_batch_larger_than_dataset():
     s = BatchSampler(3, 8, seed=0)
     assert len(s.next()) == 8
+
+
+def test_vector_data_is_standardized_for_the_nets_and_mapped_back():
+    from gankit.data.base import to_data_space
+
+    ds = load_dataset("grid25")
+    z = ds.all().x
+    assert z.mean(0).abs().max() < 1e-3 and abs(z.std().item() - 1.0) < 1e-3  # one scale for both axes
+    assert len(set(ds.spec.meta["scale"])) == 1
+    assert torch.allclose(to_data_space(ds.spec, z), ds.x, atol=1e-5)
+    table = torch.randn(100, 3) * torch.tensor([1.0, 10.0, 100.0]) + 5
+    from gankit.data import from_tensors
+
+    t = from_tensors(table)
+    assert t.spec.kind == "table" and torch.allclose(t.all().x.std(0), torch.ones(3), atol=1e-4)
+    images = load_dataset("digits")
+    assert "shift" not in images.spec.meta

@@ -46,12 +46,41 @@ class Batch:
     y: Tensor | None = None
 
 
+def standardization(kind: Kind, x: Tensor) -> dict:
+    """Shift and scale that bring vector data to zero mean and unit spread. Points share one scale
+    across dimensions (a mixture stays isotropic); table columns get their own."""
+    shift = x.mean(0)
+    scale = x.std() if kind == "points" else x.std(0)
+    scale = torch.where(torch.as_tensor(scale) > 1e-12, scale, torch.ones_like(torch.as_tensor(scale)))
+    return {"shift": shift.tolist(), "scale": torch.as_tensor(scale).expand_as(shift).tolist()}
+
+
+def _affine(spec: DataSpec, like: Tensor) -> tuple[Tensor, Tensor] | None:
+    if "shift" not in spec.meta:
+        return None
+    shift = torch.tensor(spec.meta["shift"], dtype=like.dtype, device=like.device)
+    return shift, torch.tensor(spec.meta["scale"], dtype=like.dtype, device=like.device)
+
+
+def to_data_space(spec: DataSpec, x: Tensor) -> Tensor:
+    """Undo the training-time standardization of vector data (images are returned unchanged)."""
+    affine = _affine(spec, x)
+    return x if affine is None else x * affine[1] + affine[0]
+
+
 class Dataset:
-    """Samples `x` ([N, ...]; uint8 for images) with optional integer labels `y` ([N])."""
+    """Samples `x` ([N, ...]; uint8 for images) with optional integer labels `y` ([N]).
+
+    Networks see vector data (points, tables) standardized, as is usual for MLPs: `decode` maps
+    stored samples to that space and `to_data_space` maps generated samples back. The shift and
+    scale live in `spec.meta`, so a checkpoint alone can map its samples back.
+    """
 
     def __init__(self, spec: DataSpec, x: Tensor, y: Tensor | None = None):
         if len(x) == 0:
             raise ValueError(f"dataset {spec.name} is empty")
+        if spec.kind in ("points", "table") and "shift" not in spec.meta:
+            spec.meta.update(standardization(spec.kind, x.float()))
         self.spec, self.x, self.y = spec, x, y
 
     def __len__(self) -> int:
@@ -60,7 +89,8 @@ class Dataset:
     def decode(self, x: Tensor) -> Tensor:
         if x.dtype == torch.uint8:
             return x.float().div_(127.5).sub_(1.0)
-        return x.float()
+        affine = _affine(self.spec, x)
+        return x.float() if affine is None else (x.float() - affine[0]) / affine[1]
 
     def batch(self, idx: Tensor) -> Batch:
         return Batch(self.decode(self.x[idx]), None if self.y is None else self.y[idx])

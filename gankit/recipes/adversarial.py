@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from .. import config as C
 from ..config import NetConfig, OptimConfig, d_net, g_net, nested, param
+from ..data.base import to_data_space
 from ..nets import build_discriminator, build_generator
 from ..objectives import Objective, mean_probability
 from .base import Hook, Phase, Recipe, StepContext
@@ -124,4 +125,4 @@ class AdversarialRecipe(Recipe):
                       for i in range(0, n, SAMPLE_CHUNK)]
         finally:
             G.train(was_training)
-        return torch.cat(chunks) if chunks else torch.empty(0, *self.spec.shape)
+        return to_data_space(self.spec, torch.cat(chunks) if chunks else torch.empty(0, *self.spec.shape))
