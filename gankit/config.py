@@ -79,6 +79,7 @@ class TrainConfig:
     keep_ckpts: int = param(3, "checkpoints to keep (the newest ones)", min=1)
     max_minutes: float = param(0.0, "stop (and checkpoint) after this many minutes (0 = no limit)", min=0.0)
     tensorboard: bool = param(True, "also write TensorBoard event files")
+    diagnostics: bool = param(True, "live health checks (dominance, mode collapse, exploding losses)")
 
 
 # ---------------------------------------------------------------------------- introspection

@@ -86,25 +86,29 @@ CONSENSUS_WEIGHT = 1.0
 
 
 class DiracGenerator(nn.Module):
-    """G_θ: every generated sample is the point θ."""
+    """G_θ: every generated sample is the point θ.
 
-    def __init__(self, theta: float):
+    θ may hold K values: K independent games side by side (the lab runs K = 1; the
+    vector-field plot evaluates a whole grid of games at once).
+    """
+
+    def __init__(self, theta):
         super().__init__()
-        self.theta = nn.Parameter(torch.tensor(float(theta), dtype=DTYPE))
+        self.theta = nn.Parameter(torch.tensor(theta, dtype=DTYPE).reshape(-1))  # [K]
 
     def forward(self, n: int) -> Tensor:
-        return self.theta.expand(n, 1)  # [n, 1]: a batch of 1-D samples, as gankit's penalties expect
+        return self.theta[:, None].expand(-1, n).reshape(-1, 1)  # [K·n, 1] game by game; 1-D samples
 
 
 class LinearDiscriminator(nn.Module):
-    """D_ψ(x) = ψ·x, a logit of "x is real" (a critic value for WGAN)."""
+    """D_ψ(x) = ψ·x, a logit of "x is real" (a critic value for WGAN); game k sees the k-th block of x."""
 
-    def __init__(self, psi: float):
+    def __init__(self, psi):
         super().__init__()
-        self.psi = nn.Parameter(torch.tensor(float(psi), dtype=DTYPE))
+        self.psi = nn.Parameter(torch.tensor(psi, dtype=DTYPE).reshape(-1))  # [K]
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.psi * x[:, 0]  # [B, 1] -> [B]
+        return (self.psi[:, None] * x.reshape(self.psi.numel(), -1)).reshape(-1)  # [K·n, 1] -> [K·n]
 
 
 # ------------------------------------------------------------------------------ the methods
@@ -169,43 +173,51 @@ def r1_eigenvalues(gamma: float, f_prime_0: float = F_PRIME_0) -> tuple[complex,
 def batches(method: Method, G: DiracGenerator, rng: torch.Generator) -> tuple[Tensor, Tensor]:
     """The real batch (the point 0) and the fake batch (the point θ), both blurred by instance noise."""
     n = NOISE_SAMPLES if method.noise_std else 1
-    real = torch.zeros(n, 1, dtype=DTYPE)
     fake = G(n)
+    real = torch.zeros_like(fake)
     if method.noise_std:  # fresh noise at every evaluation: a Monte-Carlo estimate of the smoothed game
-        real = real + method.noise_std * torch.randn(n, 1, dtype=DTYPE, generator=rng)
-        fake = fake + method.noise_std * torch.randn(n, 1, dtype=DTYPE, generator=rng)
+        real = real + method.noise_std * torch.randn(real.shape, dtype=DTYPE, generator=rng)
+        fake = fake + method.noise_std * torch.randn(fake.shape, dtype=DTYPE, generator=rng)
     return real, fake
 
 
-def losses(method: Method, G: DiracGenerator, D: LinearDiscriminator,
-           rng: torch.Generator) -> tuple[Tensor, Tensor]:
-    """(L_G, L_D), each to be minimised by its own player, built from gankit.objectives."""
+def losses(method: Method, G: DiracGenerator, D: LinearDiscriminator, rng: torch.Generator,
+           players: str = "GD") -> tuple[Tensor | None, Tensor | None]:
+    """(L_G, L_D), each minimised by its own player, built from gankit.objectives.
+
+    `players` names the losses wanted ("G", "D" or "GD"); the other is None (consensus needs both).
+    With K games the losses are averages over the games (gankit's objectives take batch means).
+    """
     real, fake = batches(method, G, rng)
     objective = objectives.OBJECTIVES[method.objective]  # looked up now, so a patched registry is used
+    want_g, want_d = "G" in players or method.consensus, "D" in players or method.consensus
     d_fake = D(fake)
-    loss_g = objective.g(d_fake)
-    loss_d = objective.d(D(real), d_fake)
-    if method.r1_gamma:
+    loss_g = objective.g(d_fake) if want_g else None
+    loss_d = objective.d(D(real), d_fake) if want_d else None
+    if want_d and method.r1_gamma:
         loss_d = loss_d + objectives.r1_penalty(D, real, method.r1_gamma)
-    if method.gp_weight:
+    if want_d and method.gp_weight:
         loss_d = loss_d + method.gp_weight * objectives.gradient_penalty(D, real, fake, target=WGAN_GP_TARGET,
                                                                          generator=rng)
     if method.consensus:
-        # ‖v‖² of the joint field, kept in the graph so each player also descends on it.
-        grad_theta, grad_psi = (torch.autograd.grad(loss, param, create_graph=True)[0]
-                                for loss, param in ((loss_g, G.theta), (loss_d, D.psi)))
-        consensus = 0.5 * method.consensus * (grad_theta ** 2 + grad_psi ** 2)
+        # c/2 ‖v‖² of the joint field v = (∂L_G/∂θ, ∂L_D/∂ψ), kept in the graph (create_graph) so that
+        # each player also descends on it; averaged over games like the losses themselves.
+        v_theta = player_gradient(loss_g, G.theta, create_graph=True)
+        v_psi = player_gradient(loss_d, D.psi, create_graph=True)
+        consensus = 0.5 * method.consensus * (v_theta ** 2 + v_psi ** 2).mean()
         loss_g, loss_d = loss_g + consensus, loss_d + consensus
     return loss_g, loss_d
 
 
-def gradient(loss: Tensor, param: nn.Parameter) -> Tensor:
-    return torch.autograd.grad(loss, param, retain_graph=True)[0]
+def player_gradient(loss: Tensor, param: nn.Parameter, create_graph: bool = False) -> Tensor:
+    """∂L_k/∂param_k for each game k: K times the gradient of the loss averaged over the K games."""
+    grad = torch.autograd.grad(loss, param, retain_graph=True, create_graph=create_graph)[0]
+    return grad * param.numel()
 
 
 def descend(param: nn.Parameter, grad: Tensor, h: float) -> None:
     with torch.no_grad():
-        param -= h * grad
+        param.add_(grad, alpha=-h)
 
 
 def constrain(method: Method, D: LinearDiscriminator) -> None:
@@ -215,19 +227,20 @@ def constrain(method: Method, D: LinearDiscriminator) -> None:
 
 def simultaneous_step(method, G, D, h, rng) -> None:
     loss_g, loss_d = losses(method, G, D, rng)
-    grad_theta, grad_psi = gradient(loss_g, G.theta), gradient(loss_d, D.psi)  # both at the same point
+    grad_theta = player_gradient(loss_g, G.theta)  # both gradients at the same point
+    grad_psi = player_gradient(loss_d, D.psi)
     descend(G.theta, grad_theta, h)
     descend(D.psi, grad_psi, h)
     constrain(method, D)
 
 
 def alternating_step(method, G, D, h, rng, d_steps: int) -> None:
-    loss_g, _ = losses(method, G, D, rng)
-    descend(G.theta, gradient(loss_g, G.theta), h)
+    loss_g, _ = losses(method, G, D, rng, players="G")
+    descend(G.theta, player_gradient(loss_g, G.theta), h)
     constrain(method, D)
     for _ in range(d_steps):  # D answers the generator's move, seeing the new θ each time
-        _, loss_d = losses(method, G, D, rng)
-        descend(D.psi, gradient(loss_d, D.psi), h)
+        _, loss_d = losses(method, G, D, rng, players="D")
+        descend(D.psi, player_gradient(loss_d, D.psi), h)
         constrain(method, D)
 
 
@@ -295,12 +308,15 @@ def format_table(results: list[dict]) -> str:
 # ------------------------------------------------------------------------------ the picture
 
 
-def vector_field(method: str, theta: float, psi: float) -> tuple[float, float]:
-    """The direction gradient descent moves (θ, ψ): (-∂L_G/∂θ, -∂L_D/∂ψ)."""
-    spec = get_method(method)
-    G, D = DiracGenerator(theta), LinearDiscriminator(psi)
-    loss_g, loss_d = losses(spec, G, D, torch.Generator().manual_seed(0))
-    return -gradient(loss_g, G.theta).item(), -gradient(loss_d, D.psi).item()
+def vector_field(method: str, theta, psi):
+    """(-∂L_G/∂θ, -∂L_D/∂ψ), where plain gradient descent moves each point of the arrays θ, ψ (numpy)."""
+    import numpy as np
+
+    theta, psi = np.broadcast_arrays(np.asarray(theta, dtype=float), np.asarray(psi, dtype=float))
+    G, D = DiracGenerator(theta.ravel().tolist()), LinearDiscriminator(psi.ravel().tolist())
+    loss_g, loss_d = losses(get_method(method), G, D, torch.Generator().manual_seed(0))  # all points at once
+    return (-player_gradient(loss_g, G.theta).detach().numpy().reshape(theta.shape),
+            -player_gradient(loss_d, D.psi).detach().numpy().reshape(theta.shape))
 
 
 def _pyplot():
@@ -325,8 +341,8 @@ def plot_lab(results: list[dict], path, grid: int = 13, lim: float = 2.0):
     ticks = np.linspace(-lim, lim, grid)
     colours = {s: c for s, c in zip(SCHEMES, ("tab:blue", "tab:orange", "tab:green"))}
     for ax, method in zip(axes.flat, methods):
-        field = np.array([[vector_field(method, t, p) for t in ticks] for p in ticks])
-        ax.quiver(ticks, ticks, field[..., 0], field[..., 1], color="0.55")
+        thetas, psis = np.meshgrid(ticks, ticks)
+        ax.quiver(thetas, psis, *vector_field(method, thetas, psis), color="0.55")
         if METHOD_SPECS[method].clip is not None:  # the region the clipped critic can't reach
             bound = METHOD_SPECS[method].clip
             ax.axhspan(bound, lim, color="0.2", alpha=0.15)

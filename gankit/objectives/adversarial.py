@@ -22,6 +22,7 @@ know which objective trains them.
   minimax D loss becomes `real_label` (0.9); fakes keep target 0.
 """
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -85,6 +86,9 @@ OBJECTIVES: dict[str, Objective] = {
     "hinge": Objective("hinge", d_hinge, g_wasserstein, False),
     "least_squares": Objective("least_squares", d_least_squares, g_least_squares, False),
 }
+
+
+SATURATED_LOGIT = math.log(0.01 / 0.99)  # sigmoid below 0.01: the flat region where log(1 - D) saturates
 
 
 def mean_probability(logits: Tensor) -> Tensor:

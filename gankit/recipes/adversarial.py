@@ -24,6 +24,7 @@ from ..config import NetConfig, OptimConfig, d_net, g_net, nested, param
 from ..data.base import to_data_space
 from ..nets import build_discriminator, build_generator
 from ..objectives import Objective, mean_probability
+from ..objectives.adversarial import SATURATED_LOGIT
 from .base import Hook, Phase, Recipe, StepContext
 
 SAMPLE_CHUNK = 512
@@ -112,6 +113,7 @@ class AdversarialRecipe(Recipe):
         if self.objective().probabilistic:  # D(x) as a probability, the course's D_REAL / D_FAKE
             ctx.report("D/p_real", mean_probability(d_real))
             ctx.report("D/p_fake", mean_probability(d_fake))
+            ctx.report("D/saturated_fake", (d_fake.detach() < SATURATED_LOGIT).float().mean())
 
     @torch.no_grad()
     def sample(self, nets: Mapping[str, nn.Module], n: int, generator: torch.Generator | None = None,

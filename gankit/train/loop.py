@@ -26,12 +26,13 @@ from torch import Tensor, nn
 
 from .. import config as C
 from .. import viz
-from ..data.base import Batch, BatchSampler, Dataset
+from ..data.base import Batch, BatchSampler, Dataset, to_data_space
 from ..errors import TrainingDiverged
 from ..log import info
 from ..recipes.base import Phase, Recipe
 from . import checkpoint
 from .optim import build_optimizer, ema_copy, ema_decay, ema_update
+from .diagnostics import PROBE_SAMPLES, Diagnostics, class_probe
 from .stats import Stats, StatsWriter, non_finite, truncate_after
 
 SAMPLE_SEED_OFFSET, DATA_SEED_OFFSET = 2, 1
@@ -78,10 +79,16 @@ class Trainer:
         self.sampler = BatchSampler(len(dataset), self.cfg.batch_size, self.cfg.seed + DATA_SEED_OFFSET)
         self.step = 0
         self.last_repeat, self.stash = True, {}
+        self.diagnostics = self._make_diagnostics(dataset) if self.cfg.diagnostics else None
         self.stats = Stats()
         self._log_grads = False
         self._stop_reason: str | None = None
         self._writer: StatsWriter | None = None
+
+    def _make_diagnostics(self, dataset: Dataset) -> Diagnostics:
+        pick = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(0))[:PROBE_SAMPLES]
+        real = to_data_space(dataset.spec, dataset.batch(pick).x)
+        return Diagnostics(self.recipe, real, dataset.y, class_probe(dataset.spec))
 
     def _build_nets(self) -> dict[str, nn.Module]:
         nets = self.recipe.build_nets()
@@ -187,12 +194,18 @@ class Trainer:
     def _log(self, bar, sec_per_step: float) -> None:
         scalars = self.stats.summary()
         scalars["time/sec_per_step"] = sec_per_step
+        bad = non_finite(scalars)
+        if not bad and self.diagnostics:
+            for w in self.diagnostics.check(self.step, scalars, self._probe()):
+                bar.write(f"warning (step {w.step}): {w.message}", file=sys.stderr)
+                if self._writer:
+                    self._writer.write_warning(w.step, w.key, w.message)
         if self._writer:
             self._writer.write(self.step, scalars)
-        bad = non_finite(scalars)
         if bad:
             where = f"; the last good checkpoint stays in {self.run_dir / 'checkpoints'}" if self.run_dir else ""
-            raise TrainingDiverged(f"training diverged at step {self.step}: {', '.join(bad)} became NaN or inf{where}")
+            raise TrainingDiverged(f"training diverged at step {self.step}: {', '.join(bad)} became NaN or inf "
+                                   f"(lower the learning rates, or try wgan-gp or r1){where}")
         losses = {k.split("/", 1)[1]: f"{v:.3g}" for k, v in scalars.items() if k.startswith("loss/")}
         bar.set_postfix(losses, refresh=False)
 
@@ -215,6 +228,11 @@ class Trainer:
             signal.signal(signal.SIGINT, previous)
 
     # ---------------------------------------------------------------- outputs
+    def _probe(self) -> Tensor:
+        """Fixed-noise samples of G itself (not G_ema: collapse shows in G first) for the diagnostics."""
+        generator = torch.Generator().manual_seed(self.cfg.seed + SAMPLE_SEED_OFFSET + 1)
+        return self.recipe.sample(self.nets, PROBE_SAMPLES, generator=generator, ema=False)
+
     def sample_fixed(self) -> Tensor:
         """Samples from the same noise at every call (the grids in samples/ show progress)."""
         n = IMAGE_SAMPLES if self.recipe.spec.kind == "image" else POINT_SAMPLES

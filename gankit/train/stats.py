@@ -48,6 +48,10 @@ class StatsWriter:
             for name, value in scalars.items():
                 self._tb.add_scalar(name, value, step)
 
+    def write_warning(self, step: int, key: str, message: str) -> None:
+        with open(self.run_dir / "warnings.jsonl", "a") as f:
+            f.write(json.dumps({"step": step, "key": key, "message": message}) + "\n")
+
     def add_image(self, tag: str, image_hwc, step: int) -> None:
         if self._tb is not None:
             self._tb.add_image(tag, image_hwc, step, dataformats="HWC")
