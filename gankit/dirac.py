@@ -35,9 +35,11 @@ damping (a double eigenvalue -½). gankit's r1_penalty already uses the paper's
 Two conventions differ from the paper and are adapted on purpose:
 
 * Sign of ψ. The paper writes L = f(D(G(z))) + f(-D(x)) with D maximising, so its
-  D is high on *fakes*; gankit's D outputs the logit of "real". gankit's ψ is the
-  paper's -ψ: the lab's start (1, 1) is the notebook's (1, -1) mirrored, and
-  every trajectory is the notebook's with ψ negated (the tests check this).
+  D is high on *fakes*; gankit's objectives read D's output as the logit of
+  "real". gankit's ψ is therefore the paper's -ψ: the lab's run from (θ₀, ψ₀) is
+  the notebook's run from (θ₀, -ψ₀) with ψ negated (the tests check this point
+  for point). The default start (1, 1) is the notebook's (1, -1); the verdicts
+  are the same from either start.
 * WGAN-GP weight. The notebook's field is ψ̇ = θ - γ(|ψ| - g₀)sign(ψ), i.e. a
   penalty γ/2 (|ψ| - g₀)² with γ = 0.7; gankit's gradient_penalty has no ½, so
   the lab multiplies it by λ = γ/2 = 0.35 to play the paper's game.
@@ -47,17 +49,31 @@ and `alternating-5` (one G step, then 1 or 5 D steps, as the notebook's
 trajectory_altgd). One recorded step is one G update.
 
 Verdict: converged when the distance to (0, 0) stayed below 0.1 during the last
-100 steps (so it ended below 0.1 and did not leave in 100 steps). A point that
-is merely passing by the equilibrium on a cycle or a spiral leaves the ball
-within 100 steps; instance noise, stochastic by design, stays inside it at its
-Monte-Carlo noise floor (~0.01) although its distance no longer shrinks.
+100 steps (so it ended below 0.1 and did not leave in 100 steps). A run merely
+passing by the equilibrium on a cycle or a spiral leaves the ball within 100
+steps; instance noise, stochastic by design, stays inside it at its Monte-Carlo
+noise floor (~0.01) although its distance no longer shrinks there.
+
+Findings beyond the paper's figures (h = 0.2, 500 steps):
+
+* consensus + alternating-5 diverges: five D steps on L_D + ½‖v‖² drive ψ into
+  the saturated region (|ψθ| ≫ 1) where ‖v‖ vanishes, a known pull of consensus
+  optimization towards wherever the field is small, and θ is stranded there.
+  The notebook's consensus field halves the term of ∂(½‖v‖²)/∂x that comes
+  through f'' (its own comment names ½(ψ² + θ²) f'(ψθ)² as the loss); with the
+  exact gradient, which autograd computes here, the notebook's code diverges too.
+* NS-GAN with alternating updates drifts in slowly (distance ~ t^-½ from the
+  nonlinear terms: 0.27 after 500 steps, ~0.05 after 20,000): not the linear
+  convergence the regularized methods show, and not converged at 500 steps.
 """
 
 import argparse
 import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -143,7 +159,10 @@ METHOD_SPECS = {m.name: m for m in (
 )}
 
 
-def get_method(name: str) -> Method:
+def get_method(name) -> Method:
+    """The Method called `name` (a Method passes through, so variants can be tried: dataclasses.replace)."""
+    if isinstance(name, Method):
+        return name
     if name not in METHOD_SPECS:
         raise GankitError(f"unknown Dirac-GAN method {name!r}; choose from {', '.join(METHODS)}")
     return METHOD_SPECS[name]
@@ -258,7 +277,7 @@ def converged(trajectory: list[list[float]], tolerance: float = TOLERANCE, windo
     return all(distance(p) < tolerance for p in trajectory[-(window + 1):])
 
 
-def simulate(method: str, scheme: str, steps: int = 500, h: float = 0.2, theta0: float = 1.0, psi0: float = 1.0,
+def simulate(method, scheme: str, steps: int = 500, h: float = 0.2, theta0: float = 1.0, psi0: float = 1.0,
              seed: int = 0) -> dict:
     """One training run of the Dirac-GAN: the trajectory [[θ, ψ], ...] (steps + 1 points) and its verdict."""
     spec, d_steps = get_method(method), d_steps_per_g_step(scheme)
@@ -277,7 +296,7 @@ def simulate(method: str, scheme: str, steps: int = 500, h: float = 0.2, theta0:
         if not distance(point) < ESCAPE_RADIUS:  # diverged (or NaN): later points would overflow
             break
         trajectory.append(point)
-    return {"method": method, "scheme": scheme, "final_distance": distance(trajectory[-1]),
+    return {"method": spec.name, "scheme": scheme, "final_distance": distance(trajectory[-1]),
             "converged": converged(trajectory), "trajectory": trajectory}
 
 
@@ -308,10 +327,8 @@ def format_table(results: list[dict]) -> str:
 # ------------------------------------------------------------------------------ the picture
 
 
-def vector_field(method: str, theta, psi):
-    """(-∂L_G/∂θ, -∂L_D/∂ψ), where plain gradient descent moves each point of the arrays θ, ψ (numpy)."""
-    import numpy as np
-
+def vector_field(method, theta, psi) -> tuple[np.ndarray, np.ndarray]:
+    """(-∂L_G/∂θ, -∂L_D/∂ψ): where plain gradient descent moves each point of the arrays θ, ψ."""
     theta, psi = np.broadcast_arrays(np.asarray(theta, dtype=float), np.asarray(psi, dtype=float))
     G, D = DiracGenerator(theta.ravel().tolist()), LinearDiscriminator(psi.ravel().tolist())
     loss_g, loss_d = losses(get_method(method), G, D, torch.Generator().manual_seed(0))  # all points at once
@@ -328,11 +345,8 @@ def _pyplot():
     return plt
 
 
-def plot_lab(results: list[dict], path, grid: int = 13, lim: float = 2.0):
+def plot_lab(results: list[dict], path, grid: int = 15, lim: float = 2.0) -> Path:
     """Per method, its trajectories (one colour per scheme) over its gradient vector field on [-lim, lim]²."""
-    import numpy as np
-    from pathlib import Path
-
     plt = _pyplot()
     methods = list(dict.fromkeys(r["method"] for r in results))
     cols = min(3, len(methods))
@@ -340,21 +354,22 @@ def plot_lab(results: list[dict], path, grid: int = 13, lim: float = 2.0):
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 4.2 * rows), squeeze=False)
     ticks = np.linspace(-lim, lim, grid)
     colours = {s: c for s, c in zip(SCHEMES, ("tab:blue", "tab:orange", "tab:green"))}
+    thetas, psis = np.meshgrid(ticks, ticks)
     for ax, method in zip(axes.flat, methods):
-        thetas, psis = np.meshgrid(ticks, ticks)
-        ax.quiver(thetas, psis, *vector_field(method, thetas, psis), color="0.55")
-        if METHOD_SPECS[method].clip is not None:  # the region the clipped critic can't reach
-            bound = METHOD_SPECS[method].clip
-            ax.axhspan(bound, lim, color="0.2", alpha=0.15)
-            ax.axhspan(-lim, -bound, color="0.2", alpha=0.15)
-        for r in (r for r in results if r["method"] == method):
-            path_ = np.array(r["trajectory"])
+        spec = get_method(method)
+        ax.quiver(thetas, psis, *vector_field(spec, thetas, psis), color="0.55")
+        if spec.clip is not None:  # shade where the clipped critic can't go
+            ax.axhspan(spec.clip, lim, color="0.2", alpha=0.15)
+            ax.axhspan(-lim, -spec.clip, color="0.2", alpha=0.15)
+        runs = [r for r in results if r["method"] == method]
+        for r in runs:
+            points = np.array(r["trajectory"])
             verdict = "converges" if r["converged"] else "does not converge"
-            ax.plot(path_[:, 0], path_[:, 1], "-", lw=1, color=colours.get(r["scheme"]),
+            ax.plot(points[:, 0], points[:, 1], "-", lw=1, color=colours.get(r["scheme"]),
                     label=f"{r['scheme']}: {verdict}")
-        ax.plot([results[0]["trajectory"][0][0]], [results[0]["trajectory"][0][1]], "ro", ms=4)
-        ax.plot([0], [0], "k*", ms=8)
-        ax.set(xlim=(-lim, lim), ylim=(-lim, lim), xlabel="θ", ylabel="ψ", title=METHOD_SPECS[method].description)
+        ax.plot(*runs[0]["trajectory"][0], "ro", ms=4)  # the start
+        ax.plot(0, 0, "k*", ms=8)  # the equilibrium
+        ax.set(xlim=(-lim, lim), ylim=(-lim, lim), xlabel="θ", ylabel="ψ", title=spec.description)
         ax.legend(fontsize=7, loc="lower left")
     for ax in list(axes.flat)[len(methods):]:
         ax.axis("off")

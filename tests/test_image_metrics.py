@@ -12,7 +12,7 @@ from gankit.errors import GankitError
 from gankit.metrics.classifier import split_mnist5k
 from gankit.metrics.features import FeatureExtractor, digit_features, load_torchscript_features
 from gankit.metrics.image import (class_coverage, fid_from_features, image_metrics, inception_score_from_logits,
-                                  kl_divergence, stacked_mnist_modes)
+                                  kid_from_features, kl_divergence, stacked_mnist_modes)
 from gankit.metrics.modes import kl_to_uniform
 from gankit.metrics.prdc import DensityCoverage, PrecisionRecall, density_coverage, knn_radii, precision_recall
 
@@ -38,6 +38,16 @@ def halves(mnist, held) -> tuple[Tensor, Tensor]:
     """Two disjoint sets of 500 real held-out digits, 50 per class each."""
     x = mnist.batch(held).x
     return x[0::2], x[1::2]
+
+
+@pytest.fixture(scope="module")
+def half_features(digit, halves) -> dict[str, Tensor]:
+    """Features of the halves and of the first half shifted right by 2 and 4 pixels, extracted once."""
+    a, b = halves
+    out = {"b": digit.extract(b)[0]}
+    for s in (0, 2, 4):
+        out[f"a{s}"] = digit.extract(a.roll(s, -1))[0]
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- FID
@@ -70,20 +80,22 @@ def test_fid_matches_torchmetrics_with_the_same_feature_module(digit, mnist, hel
     assert ours == pytest.approx(float(tm.compute()), rel=1e-3)
 
 
-def test_fid_is_zero_for_identical_images_small_for_real_halves_and_grows_with_shift(digit, halves):
-    a, b = halves
-    assert image_metrics(a, a, digit, metrics=("fid",))["fid"] < 1e-6
-    fids = [image_metrics(a.roll(s, -1), b, digit, metrics=("fid",))["fid"] for s in (0, 2, 4)]
+def test_fid_is_zero_for_identical_images_small_for_real_halves_and_grows_with_shift(half_features):
+    f = half_features
+    assert fid_from_features(f["a0"], f["a0"]) < 1e-6
+    fids = [fid_from_features(f[f"a{s}"], f["b"]) for s in (0, 2, 4)]  # fakes shifted by 0, 2, 4 pixels
     assert fids[0] < 10
     assert fids[0] < fids[1] < fids[2] and fids[2] > 3 * fids[0]
 
 
-def test_kid_is_near_zero_for_real_halves_and_large_for_shifted_fakes(digit, halves):
-    a, b = halves
-    same = image_metrics(a, b, digit, metrics=("kid",))
-    shifted = image_metrics(a.roll(4, -1), b, digit, metrics=("kid",))
-    assert set(same) == {"kid", "kid_std"}
-    assert shifted["kid"] > 10 * abs(same["kid"])
+def test_kid_is_near_zero_for_real_halves_and_large_for_shifted_fakes(half_features):
+    f = half_features
+    same, same_std = kid_from_features(f["b"], f["a0"])
+    shifted, _ = kid_from_features(f["b"], f["a4"])
+    assert same_std == 0.0  # 500 vs 500 samples: the one subset is the whole set
+    assert shifted > 5 * abs(same)
+    # Unequal sizes: real random subsets of 300, seeded, so the result is reproducible.
+    assert kid_from_features(f["b"], f["a0"][:300], subsets=5) == kid_from_features(f["b"], f["a0"][:300], subsets=5)
 
 
 # ----------------------------------------------------------------------------------------------- IS
@@ -98,9 +110,11 @@ def test_inception_score_equals_its_formula_and_is_one_for_a_collapsed_set():
     assert inception_score_from_logits(logits[:1].repeat(50, 1))[0] == pytest.approx(1.0, abs=1e-9)
 
 
-def test_digit_score_of_real_digits_is_near_ten(digit, halves):
+def test_digit_score_of_real_digits_is_near_ten(digit, halves, monkeypatch):
+    monkeypatch.setattr(digit, "extract", _counting(digit.extract, calls := []))
     out = image_metrics(halves[0], halves[1], digit, metrics=("is",))
     assert set(out) == {"is", "is_std"} and 8.5 < out["is"] <= 10
+    assert calls == [500]  # IS needs no real images
 
 
 # ----------------------------------------------------------------------------------- precision/recall
@@ -184,10 +198,12 @@ def test_prdc_metrics_need_both_sets_and_a_valid_k():
         DensityCoverage(k=0)
 
 
+def _counting(extract, calls: list):
+    return lambda x, **kw: calls.append(len(x)) or extract(x, **kw)
+
+
 def test_image_metrics_computes_every_metric_from_one_extraction(digit, halves, monkeypatch):
-    calls = []
-    original = digit.extract
-    monkeypatch.setattr(digit, "extract", lambda x, **kw: calls.append(len(x)) or original(x, **kw))
+    monkeypatch.setattr(digit, "extract", _counting(digit.extract, calls := []))
     out = image_metrics(halves[0], halves[1], digit)
     assert calls == [500, 500]  # fakes (features and logits together), reals
     assert set(out) == {"fid", "kid", "kid_std", "is", "is_std", "precision", "recall", "density", "coverage"}
@@ -203,14 +219,17 @@ def test_image_metrics_computes_every_metric_from_one_extraction(digit, halves, 
 def test_real_held_out_digits_cover_every_class_evenly(digit, mnist, held):
     out = class_coverage(mnist.batch(held).x, digit)
     assert out["classes"] == 10 and out["kl"] < 0.05 and out["confident"] > 0.9 and out["n"] == 1000
-    with_labels = class_coverage(mnist.batch(held).x, digit, data_labels=mnist.y)  # mnist5k is balanced
-    assert with_labels["kl"] == pytest.approx(out["kl"], abs=1e-12)
 
 
 def test_copies_of_one_digit_cover_one_class_with_kl_log_ten(digit, mnist, held):
-    out = class_coverage(mnist.batch(held[:1]).x.repeat(200, 1, 1, 1), digit)
+    copies = mnist.batch(held[:1]).x.repeat(200, 1, 1, 1)
+    out = class_coverage(copies, digit)
     assert out["classes"] == 1 and out["kl"] == pytest.approx(math.log(10), abs=1e-12)
-    assert sorted(out["counts"])[-1] == 200
+    assert max(out["counts"]) == 200
+    # Against the data's own class histogram: balanced labels (mnist5k) = uniform; data of that one class: KL 0.
+    assert class_coverage(copies, digit, data_labels=mnist.y)["kl"] == pytest.approx(math.log(10), abs=1e-12)
+    one_class = torch.full((50,), out["counts"].index(200))
+    assert class_coverage(copies, digit, data_labels=one_class)["kl"] == pytest.approx(0.0, abs=1e-12)
 
 
 def test_kl_divergence_against_a_class_histogram():

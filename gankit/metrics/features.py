@@ -54,7 +54,9 @@ class FeatureExtractor(nn.Module):
                  head: Callable[[Tensor], Tensor] | None = None, input_range: tuple[float, float] = (-1.0, 1.0),
                  name: str = ""):
         super().__init__()
-        self.backbone = backbone.eval().requires_grad_(False)
+        self.backbone = backbone.eval()
+        for p in backbone.parameters():  # not backbone.requires_grad_(): ScriptModules do not support it
+            p.requires_grad_(False)
         self.input_size = tuple(int(v) for v in input_size)
         self.num_features = int(num_features)
         self.input_range = (float(input_range[0]), float(input_range[1]))

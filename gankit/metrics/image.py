@@ -12,7 +12,8 @@ every metric then works on the stored features and logits.
   two eigh calls in float64 instead of sqrtm of a non-symmetric product (no complex parts to discard).
 * KID (Bińkowski et al., "Demystifying MMD GANs", ICLR 2018): unbiased MMD² with the cubic kernel
   k(a, b) = (aᵀb/d + 1)³, mean and std over 100 random subsets of min(1000, n) samples per set
-  (torchmetrics' KernelInceptionDistance on the stored features, seeded).
+  (torchmetrics' KernelInceptionDistance on the stored features, seeded). When both sets have that
+  many samples exactly, every subset is the whole set: one is computed and the std is 0.
 * IS (Salimans et al., "Improved Techniques for Training GANs", NeurIPS 2016): exp E_x KL(p(y|x) ‖ p(y))
   over 10 splits (torchmetrics' InceptionScore on the stored logits, seeded). Only for extractors
   with class logits; with the digit classifier it is the "MNIST score" (at most 10).
@@ -102,6 +103,8 @@ def kid_from_features(real: Tensor, fake: Tensor, subsets: int = KID_SUBSETS, se
     size = min(KID_SUBSET, len(real), len(fake))
     if size < 2:
         raise GankitError(f"KID needs at least 2 samples per set, got {len(real)} real and {len(fake)} fake")
+    if size == len(real) == len(fake):
+        subsets = 1  # every "subset" is the whole of both sets and the estimator ignores order: std = 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "will save all extracted features in buffer": we know
         kid = KernelInceptionDistance(feature=_Stored(real.shape[1]), subsets=subsets, subset_size=size)
@@ -109,7 +112,7 @@ def kid_from_features(real: Tensor, fake: Tensor, subsets: int = KID_SUBSETS, se
     kid.update(fake.double(), real=False)
     with _seeded(seed):
         mean, std = kid.compute()
-    return float(mean), float(std)
+    return float(mean), (float(std) if subsets > 1 else 0.0)
 
 
 def inception_score_from_logits(logits: Tensor, splits: int = IS_SPLITS, seed: int = 0) -> tuple[float, float]:
@@ -120,7 +123,8 @@ def inception_score_from_logits(logits: Tensor, splits: int = IS_SPLITS, seed: i
         warnings.simplefilter("ignore", UserWarning)
         score = InceptionScore(feature=_Stored(logits.shape[1]), splits=max(1, min(splits, len(logits))))
     score.update(logits.double())
-    with _seeded(seed):
+    with _seeded(seed), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch warns on the std of a single split
         mean, std = score.compute()
     return float(mean), (float(std) if score.splits > 1 else 0.0)
 

@@ -15,9 +15,13 @@ to its k-th nearest neighbour in its own set, the point itself excluded; B(x, r)
   For identical sets Y = X density is exactly (k+1)/k (each ball holds its centre and k neighbours)
   and coverage is 1.
 
-Pairwise distances are computed with torch.cdist in row chunks (float64, so that a fake equal to a
-real is at distance ~0, not at the ~1e-3 the float32 |a|²+|b|²−2ab expansion leaves), keeping
-10k × 10k comparisons to a few hundred MB instead of one 800 MB matrix.
+Pairwise distances are computed with torch.cdist in row chunks of at most 2^25 entries, so 10k × 10k
+comparisons take a few hundred MB instead of one 800 MB matrix. cdist's fast path expands
+|a−b|² = |a|² + |b|² − 2a·b, whose round-off differs between d(a, b) and d(b, a) and leaves
+d(a, a) ≈ 1e-8·|a| rather than 0, even in float64. Ties are not rare here: a fake that copies a real
+image lies exactly on the ball of the real point whose k-th neighbour it copies. So ball membership
+is tested with a slack of 1e-6 relative to the radius plus 1e-6 of the largest feature norm:
+far below any real distance between different images, far above the round-off.
 """
 
 import torch
@@ -28,6 +32,7 @@ from torchmetrics.utilities.data import dim_zero_cat
 from ..errors import GankitError
 
 CHUNK_ELEMENTS = 2**25  # doubles per distance block: 256 MB
+SLACK = 1e-6
 
 
 def _rows_per_chunk(n_cols: int, chunk: int | None) -> int:
@@ -49,21 +54,27 @@ def knn_radii(x: Tensor, k: int, chunk: int | None = None) -> Tensor:
     return torch.cat(out)
 
 
+def ball_limits(centers: Tensor, radii: Tensor, others: Tensor) -> Tensor:
+    """Radii widened by the round-off slack (see the module docstring)."""
+    scale = max(float(centers.double().norm(dim=1).max()), float(others.double().norm(dim=1).max()))
+    return radii.double() * (1 + SLACK) + SLACK * scale
+
+
 def ball_membership(query: Tensor, centers: Tensor, radii: Tensor,
                     chunk: int | None = None) -> tuple[Tensor, Tensor, Tensor]:
-    """For query points q_j against balls B(c_i, r_i):
-    (inside any ball [Q] bool, number of balls containing q_j [Q], distance from each c_i to its nearest q [C])."""
-    query, centers, radii = query.double(), centers.double(), radii.double()
+    """For query points q_j against closed balls B(c_i, r_i):
+    (q_j inside some ball [Q] bool, number of balls holding q_j [Q], each ball holds some query [C] bool)."""
+    query, centers = query.double(), centers.double()
+    limits = ball_limits(centers, radii, query)
     inside_any, counts = [], []
-    nearest = torch.full((len(centers),), float("inf"), dtype=torch.float64, device=centers.device)
+    covered = torch.zeros(len(centers), dtype=torch.bool, device=centers.device)
     rows = _rows_per_chunk(len(centers), chunk)
     for start in range(0, len(query), rows):
-        d = torch.cdist(query[start:start + rows], centers)
-        inside = d <= radii
+        inside = torch.cdist(query[start:start + rows], centers) <= limits
         inside_any.append(inside.any(1))
         counts.append(inside.sum(1))
-        nearest = torch.minimum(nearest, d.min(0).values)
-    return torch.cat(inside_any), torch.cat(counts), nearest
+        covered |= inside.any(0)
+    return torch.cat(inside_any), torch.cat(counts), covered
 
 
 def precision_recall(real: Tensor, fake: Tensor, k: int = 3, chunk: int | None = None) -> dict[str, Tensor]:
@@ -75,10 +86,8 @@ def precision_recall(real: Tensor, fake: Tensor, k: int = 3, chunk: int | None =
 
 def density_coverage(real: Tensor, fake: Tensor, k: int = 5, chunk: int | None = None) -> dict[str, Tensor]:
     """Naeem et al. 2020 density and coverage of fake features against real ones."""
-    radii = knn_radii(real, k, chunk)
-    _, counts, nearest_fake = ball_membership(fake, real, radii, chunk)
-    return {"density": counts.double().sum() / (k * len(fake)),
-            "coverage": (nearest_fake <= radii).double().mean()}
+    _, counts, covered = ball_membership(fake, real, knn_radii(real, k, chunk), chunk)
+    return {"density": counts.double().sum() / (k * len(fake)), "coverage": covered.double().mean()}
 
 
 def _flat(features: Tensor) -> Tensor:
