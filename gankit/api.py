@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from . import __version__
 from . import config as C
-from .data import DataSpec, Dataset, load_dataset
+from .data import DataSpec, Dataset, kind_of, load_dataset
 from .errors import GankitError
 from .recipes.base import Recipe, config_from_dict, get_recipe, resolve_config
 from .train import Trainer, checkpoint
@@ -38,16 +38,12 @@ def build(recipe: str, data: str | Dataset, preset: str | None = None, overrides
     """Resolve the config (defaults → preset → overrides), load the data, construct the recipe."""
     recipe_cls = get_recipe(recipe)
     # The preset may depend on the data kind; image/point kinds are known before loading for named sets.
-    kind = data.spec.kind if isinstance(data, Dataset) else _kind_of(data)
+    kind = data.spec.kind if isinstance(data, Dataset) else kind_of(data)
     cfg, preset_name = resolve_config(recipe_cls, kind, preset, overrides)
     dataset = load_data(data, cfg)
     if dataset.spec.kind != kind:  # a user-given folder/tensor turned out differently: redo the preset choice
         cfg, preset_name = resolve_config(recipe_cls, dataset.spec.kind, preset, overrides)
     return recipe_cls(cfg, dataset.spec), dataset, preset_name
-
-
-def _kind_of(data: str) -> str:
-    return "points" if data in ("ring8", "grid25") else "image"
 
 
 @dataclass

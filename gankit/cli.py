@@ -96,11 +96,11 @@ def cmd_list(args) -> int:
 
     print("recipes:")
     for name, cls in sorted(load_all().items()):
-        print(f"  {name:10s} {cls.description}")
-        print(f"  {'':10s} presets: default, {', '.join(cls.presets)}")
+        print(f"  {name:13s} {cls.description}")
+        print(f"  {'':13s} presets: default, {', '.join(cls.presets)}")
     print("datasets:")
     for entry in DATASETS.values():
-        print(f"  {entry.name:10s} {entry.description}")
+        print(f"  {entry.name:13s} {entry.description}")
     print(f"  {FOLDER_HELP}")
     print("see the keys of a recipe with: gankit train RECIPE --data D --dry-run")
     return 0

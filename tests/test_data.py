@@ -172,3 +172,15 @@ def test_vector_data_is_standardized_for_the_nets_and_mapped_back():
     assert t.spec.kind == "table" and torch.allclose(t.all().x.std(0), torch.ones(3), atol=1e-4)
     images = load_dataset("digits")
     assert "shift" not in images.spec.meta
+
+
+def test_stacked_mnist_has_independent_digit_channels():
+    ds = load_dataset("stacked-mnist")
+    mnist = load_dataset("mnist5k")
+    assert ds.x.shape == (50_000, 3, 32, 32) and ds.spec.num_classes == 1000
+    assert len(torch.unique(ds.y)) > 990  # nearly every one of the 1,000 triples occurs
+    # channel c of sample i is an mnist5k digit whose label is the c-th decimal digit of the mode
+    i = 123
+    for c, digit in enumerate((int(ds.y[i]) // 100, int(ds.y[i]) // 10 % 10, int(ds.y[i]) % 10)):
+        matches = (mnist.x[:, 0] == ds.x[i, c]).flatten(1).all(1)
+        assert matches.any() and (mnist.y[matches] == digit).all()

@@ -16,6 +16,9 @@ from gankit.metrics.image import (class_coverage, fid_from_features, image_metri
 from gankit.metrics.modes import kl_to_uniform
 from gankit.metrics.prdc import DensityCoverage, PrecisionRecall, density_coverage, knn_radii, precision_recall
 
+# torch 2.13 marks torch.jit.script/load deprecated; TorchScript files are still what users hand us.
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
+
 
 @pytest.fixture(scope="module")
 def mnist():

