@@ -52,12 +52,21 @@ class NetConfig:
     dropout: float = param(0.0, "dropout probability after each hidden layer", min=0.0, max=0.95)
 
 
+@dataclass
+class DNetConfig(NetConfig):
+    """A discriminator: the architecture plus the minibatch features its head may add."""
+
+    mbstd_group: int = param(0, "minibatch standard deviation over groups of this size (ProGAN; 0 = off)", min=0)
+    minibatch_kernels: int = param(0, "minibatch discrimination kernels B (Salimans 2016; 0 = off, paper 100)", min=0)
+    minibatch_kernel_dim: int = param(5, "minibatch discrimination kernel dimension C", min=1)
+
+
 def g_net(**kw) -> NetConfig:
     return NetConfig(**{"activation": "relu", "norm": "batch", **kw})
 
 
-def d_net(**kw) -> NetConfig:
-    return NetConfig(**{"activation": "leaky_relu", **kw})
+def d_net(**kw) -> DNetConfig:
+    return DNetConfig(**{"activation": "leaky_relu", **kw})
 
 
 @dataclass

@@ -102,29 +102,25 @@ CONSENSUS_WEIGHT = 1.0
 
 
 class DiracGenerator(nn.Module):
-    """G_θ: every generated sample is the point θ.
+    """G_θ: every generated sample is the point θ."""
 
-    θ may hold K values: K independent games side by side (the lab runs K = 1; the
-    vector-field plot evaluates a whole grid of games at once).
-    """
-
-    def __init__(self, theta):
+    def __init__(self, theta: float):
         super().__init__()
-        self.theta = nn.Parameter(torch.tensor(theta, dtype=DTYPE).reshape(-1))  # [K]
+        self.theta = nn.Parameter(torch.tensor(float(theta), dtype=DTYPE))
 
     def forward(self, n: int) -> Tensor:
-        return self.theta[:, None].expand(-1, n).reshape(-1, 1)  # [K·n, 1] game by game; 1-D samples
+        return self.theta.expand(n, 1)  # [n, 1]: a batch of 1-D samples, the shape gankit's penalties expect
 
 
 class LinearDiscriminator(nn.Module):
-    """D_ψ(x) = ψ·x, a logit of "x is real" (a critic value for WGAN); game k sees the k-th block of x."""
+    """D_ψ(x) = ψ·x, a logit of "x is real" (a critic value for WGAN)."""
 
-    def __init__(self, psi):
+    def __init__(self, psi: float):
         super().__init__()
-        self.psi = nn.Parameter(torch.tensor(psi, dtype=DTYPE).reshape(-1))  # [K]
+        self.psi = nn.Parameter(torch.tensor(float(psi), dtype=DTYPE))
 
     def forward(self, x: Tensor) -> Tensor:
-        return (self.psi[:, None] * x.reshape(self.psi.numel(), -1)).reshape(-1)  # [K·n, 1] -> [K·n]
+        return self.psi * x[:, 0]  # [n, 1] -> [n]
 
 
 # ------------------------------------------------------------------------------ the methods
@@ -192,11 +188,10 @@ def r1_eigenvalues(gamma: float, f_prime_0: float = F_PRIME_0) -> tuple[complex,
 def batches(method: Method, G: DiracGenerator, rng: torch.Generator) -> tuple[Tensor, Tensor]:
     """The real batch (the point 0) and the fake batch (the point θ), both blurred by instance noise."""
     n = NOISE_SAMPLES if method.noise_std else 1
-    fake = G(n)
-    real = torch.zeros_like(fake)
+    real, fake = torch.zeros(n, 1, dtype=DTYPE), G(n)
     if method.noise_std:  # fresh noise at every evaluation: a Monte-Carlo estimate of the smoothed game
-        real = real + method.noise_std * torch.randn(real.shape, dtype=DTYPE, generator=rng)
-        fake = fake + method.noise_std * torch.randn(fake.shape, dtype=DTYPE, generator=rng)
+        real = real + method.noise_std * torch.randn(n, 1, dtype=DTYPE, generator=rng)
+        fake = fake + method.noise_std * torch.randn(n, 1, dtype=DTYPE, generator=rng)
     return real, fake
 
 
@@ -205,7 +200,6 @@ def losses(method: Method, G: DiracGenerator, D: LinearDiscriminator, rng: torch
     """(L_G, L_D), each minimised by its own player, built from gankit.objectives.
 
     `players` names the losses wanted ("G", "D" or "GD"); the other is None (consensus needs both).
-    With K games the losses are averages over the games (gankit's objectives take batch means).
     """
     real, fake = batches(method, G, rng)
     objective = objectives.OBJECTIVES[method.objective]  # looked up now, so a patched registry is used
@@ -220,18 +214,17 @@ def losses(method: Method, G: DiracGenerator, D: LinearDiscriminator, rng: torch
                                                                          generator=rng)
     if method.consensus:
         # c/2 ‖v‖² of the joint field v = (∂L_G/∂θ, ∂L_D/∂ψ), kept in the graph (create_graph) so that
-        # each player also descends on it; averaged over games like the losses themselves.
+        # each player also descends on it.
         v_theta = player_gradient(loss_g, G.theta, create_graph=True)
         v_psi = player_gradient(loss_d, D.psi, create_graph=True)
-        consensus = 0.5 * method.consensus * (v_theta ** 2 + v_psi ** 2).mean()
+        consensus = 0.5 * method.consensus * (v_theta ** 2 + v_psi ** 2)
         loss_g, loss_d = loss_g + consensus, loss_d + consensus
     return loss_g, loss_d
 
 
 def player_gradient(loss: Tensor, param: nn.Parameter, create_graph: bool = False) -> Tensor:
-    """∂L_k/∂param_k for each game k: K times the gradient of the loss averaged over the K games."""
-    grad = torch.autograd.grad(loss, param, retain_graph=True, create_graph=create_graph)[0]
-    return grad * param.numel()
+    """A player's gradient of its own loss (the graph stays: the other player may need it)."""
+    return torch.autograd.grad(loss, param, retain_graph=True, create_graph=create_graph)[0]
 
 
 def descend(param: nn.Parameter, grad: Tensor, h: float) -> None:
@@ -244,7 +237,8 @@ def constrain(method: Method, D: LinearDiscriminator) -> None:
         objectives.clip_weights(D, method.clip)
 
 
-def simultaneous_step(method, G, D, h, rng) -> None:
+def simultaneous_step(method: Method, G: DiracGenerator, D: LinearDiscriminator, h: float,
+                      rng: torch.Generator) -> None:
     loss_g, loss_d = losses(method, G, D, rng)
     grad_theta = player_gradient(loss_g, G.theta)  # both gradients at the same point
     grad_psi = player_gradient(loss_d, D.psi)
@@ -253,7 +247,8 @@ def simultaneous_step(method, G, D, h, rng) -> None:
     constrain(method, D)
 
 
-def alternating_step(method, G, D, h, rng, d_steps: int) -> None:
+def alternating_step(method: Method, G: DiracGenerator, D: LinearDiscriminator, h: float,
+                     rng: torch.Generator, d_steps: int) -> None:
     loss_g, _ = losses(method, G, D, rng, players="G")
     descend(G.theta, player_gradient(loss_g, G.theta), h)
     constrain(method, D)
@@ -277,9 +272,13 @@ def converged(trajectory: list[list[float]], tolerance: float = TOLERANCE, windo
     return all(distance(p) < tolerance for p in trajectory[-(window + 1):])
 
 
-def simulate(method, scheme: str, steps: int = 500, h: float = 0.2, theta0: float = 1.0, psi0: float = 1.0,
-             seed: int = 0) -> dict:
-    """One training run of the Dirac-GAN: the trajectory [[θ, ψ], ...] (steps + 1 points) and its verdict."""
+def simulate(method: "str | Method", scheme: str, steps: int = 500, h: float = 0.2, theta0: float = 1.0,
+             psi0: float = 1.0, seed: int = 0) -> dict:
+    """One training run: `steps` generator updates of size h from (θ₀, ψ₀), and the verdict.
+
+    Returns {method, scheme, final_distance, converged, trajectory: [[θ, ψ], ...] (steps + 1 points)}.
+    `seed` drives the instance noise and WGAN-GP's interpolation weights, so runs are reproducible.
+    """
     spec, d_steps = get_method(method), d_steps_per_g_step(scheme)
     if steps < 1:
         raise GankitError(f"steps must be at least 1, not {steps}")
@@ -327,13 +326,11 @@ def format_table(results: list[dict]) -> str:
 # ------------------------------------------------------------------------------ the picture
 
 
-def vector_field(method, theta, psi) -> tuple[np.ndarray, np.ndarray]:
-    """(-∂L_G/∂θ, -∂L_D/∂ψ): where plain gradient descent moves each point of the arrays θ, ψ."""
-    theta, psi = np.broadcast_arrays(np.asarray(theta, dtype=float), np.asarray(psi, dtype=float))
-    G, D = DiracGenerator(theta.ravel().tolist()), LinearDiscriminator(psi.ravel().tolist())
-    loss_g, loss_d = losses(get_method(method), G, D, torch.Generator().manual_seed(0))  # all points at once
-    return (-player_gradient(loss_g, G.theta).detach().numpy().reshape(theta.shape),
-            -player_gradient(loss_d, D.psi).detach().numpy().reshape(theta.shape))
+def vector_field(method, theta: float, psi: float) -> tuple[float, float]:
+    """(-∂L_G/∂θ, -∂L_D/∂ψ): where plain gradient descent moves the point (θ, ψ)."""
+    G, D = DiracGenerator(theta), LinearDiscriminator(psi)
+    loss_g, loss_d = losses(get_method(method), G, D, torch.Generator().manual_seed(0))
+    return -player_gradient(loss_g, G.theta).item(), -player_gradient(loss_d, D.psi).item()
 
 
 def _pyplot():
@@ -345,7 +342,7 @@ def _pyplot():
     return plt
 
 
-def plot_lab(results: list[dict], path, grid: int = 15, lim: float = 2.0) -> Path:
+def plot_lab(results: list[dict], path, grid: int = 10, lim: float = 2.0) -> Path:
     """Per method, its trajectories (one colour per scheme) over its gradient vector field on [-lim, lim]²."""
     plt = _pyplot()
     methods = list(dict.fromkeys(r["method"] for r in results))
@@ -354,10 +351,10 @@ def plot_lab(results: list[dict], path, grid: int = 15, lim: float = 2.0) -> Pat
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 4.2 * rows), squeeze=False)
     ticks = np.linspace(-lim, lim, grid)
     colours = {s: c for s, c in zip(SCHEMES, ("tab:blue", "tab:orange", "tab:green"))}
-    thetas, psis = np.meshgrid(ticks, ticks)
     for ax, method in zip(axes.flat, methods):
         spec = get_method(method)
-        ax.quiver(thetas, psis, *vector_field(spec, thetas, psis), color="0.55")
+        field = np.array([[vector_field(spec, t, p) for t in ticks] for p in ticks])  # [ψ, θ, 2]
+        ax.quiver(ticks, ticks, field[..., 0], field[..., 1], color="0.55")
         if spec.clip is not None:  # shade where the clipped critic can't go
             ax.axhspan(spec.clip, lim, color="0.2", alpha=0.15)
             ax.axhspan(-lim, -spec.clip, color="0.2", alpha=0.15)

@@ -165,7 +165,7 @@ def test_first_simultaneous_step_by_hand(method, start, first_step):
 
 
 def test_alternating_d_steps_see_the_new_theta():
-    (theta0, psi0), (theta1, psi1) = dirac.simulate("gan", "alternating-1", steps=1)["trajectory"]
+    _, (theta1, psi1) = dirac.simulate("gan", "alternating-1", steps=1)["trajectory"]
     assert theta1 == pytest.approx(1 + 0.2 * S)
     assert psi1 == pytest.approx(1 - 0.2 * theta1 * (1 / (1 + math.exp(-theta1)))), "D's step uses θ₁"
 
@@ -216,10 +216,10 @@ def test_lab_uses_gankits_objective_registry(monkeypatch):
 
 
 def lab_jacobian(method, eps=1e-6) -> np.ndarray:
-    """Central differences of the lab's vector field at the equilibrium (all four points in one call)."""
-    v_theta, v_psi = dirac.vector_field(method, [eps, -eps, 0.0, 0.0], [0.0, 0.0, eps, -eps])
-    return np.array([[v_theta[0] - v_theta[1], v_theta[2] - v_theta[3]],
-                     [v_psi[0] - v_psi[1], v_psi[2] - v_psi[3]]]) / (2 * eps)
+    """Central differences of the lab's vector field at the equilibrium: column j is ∂v/∂(θ, ψ)_j."""
+    columns = [np.subtract(dirac.vector_field(method, *step), dirac.vector_field(method, *-step)) / (2 * eps)
+               for step in (np.array([eps, 0.0]), np.array([0.0, eps]))]
+    return np.stack(columns, axis=1)
 
 
 @pytest.mark.parametrize("gamma", [0.0, 0.3, 1.0, 2.0])
@@ -259,7 +259,7 @@ def parse(*argv):
 
 
 def test_command_json_and_plot(tmp_path, capsys):
-    args = parse("--methods", "gan", "gan-gp-1.0", "--schemes", "simultaneous", "--steps", "300", "--json",
+    args = parse("--methods", "gan", "gan-gp-1.0", "--schemes", "simultaneous", "--steps", "200", "--json",
                  "--plot", str(tmp_path / "lab.png"))
     assert dirac.run_command(args) == 0
     out = json.loads(capsys.readouterr().out)

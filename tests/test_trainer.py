@@ -145,7 +145,7 @@ def test_bf16_and_channels_last_smoke_give_finite_losses(tiny_images):
     trainer.train_step()
     stats = trainer.stats.summary()
     assert all(torch.isfinite(torch.tensor(v)) for v in stats.values())
-    assert trainer.nets["D"].head.weight.is_contiguous(memory_format=torch.channels_last)
+    assert trainer.nets["D"].trunk[0].weight.is_contiguous(memory_format=torch.channels_last)
 
 
 def test_ema_decay_ramps_up_then_caps():

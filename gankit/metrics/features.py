@@ -150,6 +150,7 @@ def digit_features(device: str | torch.device = "cpu") -> FeatureExtractor:
 
     # A private copy: moving this extractor (.to) must not move the classifier cached for other users.
     net = copy.deepcopy(load_digit_classifier(device))
+    net.to(memory_format=torch.channels_last)  # ~1.5x faster convolutions on the CPU (as gankit's training)
     return FeatureExtractor(net, (1, 32, 32), net.num_features, features_fn=net.features, head=net.head,
                             input_range=(-1.0, 1.0), name="digit classifier")
 

@@ -137,12 +137,13 @@ def _check_metrics(metrics: Iterable[str]) -> list[str]:
     return names
 
 
-def image_metrics(fake: Tensor, real: Tensor, extractor: FeatureExtractor,
-                  metrics: Iterable[str] = METRICS, seed: int = 0) -> dict[str, float]:
+def image_metrics(fake: Tensor, real: Tensor, extractor: FeatureExtractor, metrics: Iterable[str] = METRICS,
+                  seed: int = 0, kid_subsets: int = KID_SUBSETS) -> dict[str, float]:
     """Metrics of generated images `fake` against `real` ([N, C, H, W], floats in [-1, 1] or uint8).
 
-    Keys: fid; kid, kid_std; is, is_std (only when the extractor has logits); precision, recall
-    ("pr"); density, coverage ("dc"). Each image set goes through the extractor once.
+    Keys: fid; kid, kid_std; is, is_std (only when the extractor has logits; left out otherwise);
+    precision, recall ("pr"); density, coverage ("dc"). Each image set goes through the extractor
+    once; `seed` fixes the random subsets of KID and the splits of IS.
     """
     names = _check_metrics(metrics)
     want_is = "is" in names and extractor.has_logits
@@ -154,7 +155,7 @@ def image_metrics(fake: Tensor, real: Tensor, extractor: FeatureExtractor,
     if "fid" in names:
         out["fid"] = fid_from_features(f_real, f_fake)
     if "kid" in names:
-        out["kid"], out["kid_std"] = kid_from_features(f_real, f_fake, seed=seed)
+        out["kid"], out["kid_std"] = kid_from_features(f_real, f_fake, subsets=kid_subsets, seed=seed)
     if want_is:
         out["is"], out["is_std"] = inception_score_from_logits(l_fake, seed=seed)
     if "pr" in names:

@@ -2,7 +2,7 @@
 
 from torch import nn
 
-from ..config import NetConfig
+from ..config import DNetConfig, NetConfig
 from ..errors import GankitError
 from .dcgan import RESOLUTIONS, DCGANDiscriminator, DCGANGenerator
 from .mlp import MLPDiscriminator, MLPGenerator
@@ -20,17 +20,24 @@ def resolve_arch(cfg: NetConfig, spec) -> str:
     return cfg.arch
 
 
-def build_generator(cfg: NetConfig, spec, z_dim: int) -> nn.Module:
+def build_generator(cfg: NetConfig, spec, z_dim: int, num_classes: int = 0) -> nn.Module:
+    """G for data like `spec`; with `num_classes` it takes labels."""
     if resolve_arch(cfg, spec) == "dcgan":
-        return DCGANGenerator(z_dim, spec.shape[1], spec.shape[0], cfg.width, cfg.norm)
+        return DCGANGenerator(z_dim, spec.shape[1], spec.shape[0], cfg.width, cfg.norm, num_classes)
     out_activation = "tanh" if spec.value_range == (-1.0, 1.0) else None
-    return MLPGenerator(z_dim, spec.shape, cfg.width, cfg.depth, cfg.activation, cfg.norm, cfg.dropout, out_activation)
+    return MLPGenerator(z_dim, spec.shape, cfg.width, cfg.depth, cfg.activation, cfg.norm, cfg.dropout,
+                        out_activation, num_classes)
 
 
-def build_discriminator(cfg: NetConfig, spec) -> nn.Module:
+def build_discriminator(cfg: DNetConfig, spec, condition: str = "none", pack: int = 1) -> nn.Module:
+    """D for data like `spec`; `condition` says how labels enter, `pack` how many samples it sees at once."""
+    head = {"mbstd_group": cfg.mbstd_group, "mbd_kernels": cfg.minibatch_kernels,
+            "mbd_dim": cfg.minibatch_kernel_dim, "condition": condition,
+            "num_classes": spec.num_classes if condition != "none" else 0}
     if resolve_arch(cfg, spec) == "dcgan":
-        return DCGANDiscriminator(spec.shape[1], spec.shape[0], cfg.width, cfg.norm, cfg.dropout)
-    return MLPDiscriminator(spec.shape, cfg.width, cfg.depth, cfg.activation, cfg.norm, cfg.dropout)
+        return DCGANDiscriminator(spec.shape[1], spec.shape[0] * pack, cfg.width, cfg.norm, cfg.dropout, **head)
+    in_shape = (spec.shape[0] * pack, *spec.shape[1:])
+    return MLPDiscriminator(in_shape, cfg.width, cfg.depth, cfg.activation, cfg.norm, cfg.dropout, **head)
 
 
 def count_parameters(net: nn.Module) -> int:

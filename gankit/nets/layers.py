@@ -1,6 +1,7 @@
 """Small building blocks shared by the networks (modules only, no losses)."""
 
-from torch import nn
+import torch
+from torch import Tensor, nn
 
 ACTIVATIONS = {
     "relu": lambda: nn.ReLU(),
@@ -38,3 +39,50 @@ def dcgan_init(module: nn.Module) -> None:
         elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)) and m.weight is not None:
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
+
+
+class MinibatchDiscrimination(nn.Module):
+    """Salimans et al. 2016, §3.2: features f(x_i) ∈ ℝᴬ times T ∈ ℝ^{A×B×C} give M_i ∈ ℝ^{B×C};
+    c_b(x_i, x_j) = exp(-‖M_{i,b} - M_{j,b}‖₁) and o(x_i)_b = Σ_j c_b(x_i, x_j) (j = i included,
+    contributing exp(0) = 1, as in the paper). Output: [f(x), o(x)] ∈ ℝ^{A+B}. The batch it sees is the
+    batch D is called on, so real and fake batches go through it separately."""
+
+    def __init__(self, in_features: int, kernels: int = 100, kernel_dim: int = 5):
+        super().__init__()
+        self.kernels, self.kernel_dim = kernels, kernel_dim
+        # scaled so that M's entries start O(1) whatever the feature width A
+        self.T = nn.Parameter(torch.randn(in_features, kernels * kernel_dim) / in_features ** 0.5)
+
+    def forward(self, f: Tensor) -> Tensor:
+        M = (f @ self.T).view(-1, self.kernels, self.kernel_dim)           # [N, B, C]
+        l1 = (M.unsqueeze(0) - M.unsqueeze(1)).abs().sum(3)              # [N, N, B]
+        o = torch.exp(-l1).sum(1)                                         # [N, B]
+        return torch.cat([f, o], 1)
+
+
+class MinibatchStd(nn.Module):
+    """ProGAN (Karras et al. 2018, §3): the standard deviation of each feature over groups of
+    `group_size` samples, averaged to one number per group and appended as an extra channel."""
+
+    def __init__(self, group_size: int = 4):
+        super().__init__()
+        self.group_size = group_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        n = x.shape[0]
+        g = next(d for d in range(min(self.group_size, n), 0, -1) if n % d == 0)  # groups must tile the batch
+        spatial = x.shape[2:]
+        y = x.reshape(g, n // g, *x.shape[1:]).float()                  # [G, M, C, ...]
+        y = (y.var(0, unbiased=False) + 1e-8).sqrt()                      # [M, C, ...]
+        y = y.flatten(1).mean(1).to(x.dtype)                              # [M]
+        y = y.view(-1, 1, *([1] * len(spatial))).repeat(g, 1, *spatial)   # [N, 1, ...]
+        return torch.cat([x, y], 1)
+
+
+def pack(x: Tensor, m: int) -> Tensor:
+    """PacGAN (Lin et al. 2018): m consecutive samples become one D input, stacked along channels
+    ([N, C, ...] -> [N/m, m·C, ...])."""
+    if m == 1:
+        return x
+    n = x.shape[0] - x.shape[0] % m
+    return x[:n].reshape(n // m, m * x.shape[1], *x.shape[2:])

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import config as C
-from ..config import NetConfig, OptimConfig, d_net, g_net, nested, param
+from ..config import DNetConfig, NetConfig, OptimConfig, d_net, g_net, nested, param
 from ..data.base import to_data_space
 from ..nets import build_discriminator, build_generator
 from ..objectives import Objective, mean_probability
@@ -33,7 +33,7 @@ SAMPLE_CHUNK = 512
 @dataclass
 class AdversarialConfig(C.TrainConfig):
     G: NetConfig = nested(g_net, "generator network")
-    D: NetConfig = nested(d_net, "discriminator network")
+    D: DNetConfig = nested(d_net, "discriminator network")
     G_opt: OptimConfig = nested(OptimConfig, "generator optimizer")
     D_opt: OptimConfig = nested(OptimConfig, "discriminator optimizer")
     n_critic: int = param(1, "discriminator steps per generator step", min=1, max=1000)

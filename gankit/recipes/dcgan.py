@@ -8,7 +8,7 @@ default here is 64, which trains the bundled MNIST digits faster on a CPU.
 
 from dataclasses import dataclass
 
-from ..config import NetConfig, d_net, g_net, nested
+from ..config import DNetConfig, NetConfig, d_net, g_net, nested
 from ..errors import GankitError
 from .base import register
 from .gan import GAN, GANConfig, SMOKE
@@ -17,7 +17,7 @@ from .gan import GAN, GANConfig, SMOKE
 @dataclass
 class DCGANConfig(GANConfig):
     G: NetConfig = nested(lambda: g_net(arch="dcgan", width=64), "generator network")
-    D: NetConfig = nested(lambda: d_net(arch="dcgan", width=64, norm="batch"), "discriminator network")
+    D: DNetConfig = nested(lambda: d_net(arch="dcgan", width=64, norm="batch"), "discriminator network")
 
 
 @register

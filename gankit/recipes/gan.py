@@ -14,7 +14,7 @@ import functools
 from dataclasses import dataclass
 from typing import Literal
 
-from ..config import NetConfig, d_net, nested, param
+from ..config import DNetConfig, NetConfig, d_net, nested, param
 from ..errors import GankitError
 from ..objectives import OBJECTIVES, Objective, d_minimax
 from .adversarial import AdversarialConfig, AdversarialRecipe
@@ -32,7 +32,7 @@ class GANConfig(AdversarialConfig):
     loss: Literal["minimax", "hinge", "least_squares"] = param("minimax", "adversarial objective")
     saturating: bool = param(False, "minimax only: train G on log(1 - D(G(z))) instead of -log D(G(z))")
     label_smoothing: float = param(0.0, "one-sided label smoothing: real target = 1 - this", min=0.0, max=0.5)
-    D: NetConfig = nested(lambda: d_net(dropout=0.2), "discriminator network")
+    D: DNetConfig = nested(lambda: d_net(dropout=0.2), "discriminator network")
 
 
 @register

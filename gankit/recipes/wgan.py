@@ -12,7 +12,7 @@ generator steps and every 500th one.
 
 from dataclasses import dataclass
 
-from ..config import NetConfig, OptimConfig, d_net, nested, param
+from ..config import DNetConfig, NetConfig, OptimConfig, d_net, nested, param
 from ..objectives import OBJECTIVES, Objective, weight_clipper
 from .adversarial import AdversarialConfig, AdversarialRecipe
 from .base import register
@@ -27,7 +27,7 @@ def rmsprop(lr: float) -> OptimConfig:
 class WGANConfig(AdversarialConfig):
     G_opt: OptimConfig = nested(lambda: rmsprop(5e-5), "generator optimizer")
     D_opt: OptimConfig = nested(lambda: rmsprop(5e-5), "critic optimizer")
-    D: NetConfig = nested(lambda: d_net(norm="batch"), "critic network")
+    D: DNetConfig = nested(lambda: d_net(norm="batch"), "critic network")
     n_critic: int = param(5, "critic steps per generator step", min=1, max=1000)
     clip: float = param(0.01, "weight clipping bound c: critic weights stay in [-c, c]", positive=True)
     critic_boost: bool = param(True, "100 critic steps for the first 25 G steps and every 500th (paper code)")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
-from ..config import NetConfig, OptimConfig, d_net, nested, param
+from ..config import DNetConfig, NetConfig, OptimConfig, d_net, nested, param
 from ..errors import GankitError
 from ..objectives import OBJECTIVES, Objective, gradient_penalty
 from .adversarial import AdversarialConfig, AdversarialRecipe
@@ -28,7 +28,7 @@ def adam(lr: float, betas: tuple[float, float]) -> OptimConfig:
 class WGANGPConfig(AdversarialConfig):
     G_opt: OptimConfig = nested(lambda: adam(1e-4, (0.5, 0.9)), "generator optimizer")
     D_opt: OptimConfig = nested(lambda: adam(1e-4, (0.5, 0.9)), "critic optimizer")
-    D: NetConfig = nested(lambda: d_net(norm="layer"), "critic network (no BatchNorm)")
+    D: DNetConfig = nested(lambda: d_net(norm="layer"), "critic network (no BatchNorm)")
     n_critic: int = param(5, "critic steps per generator step", min=1, max=1000)
     gp_weight: float = param(10.0, "λ, weight of the gradient penalty", min=0.0)
     gp_target: float = param(1.0, "target gradient norm (1 = 1-Lipschitz)", positive=True)
