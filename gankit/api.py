@@ -24,7 +24,7 @@ from .train import Trainer, checkpoint
 from .train.loop import pick_device
 from .train.optim import ema_copy
 from .train.run import load_info, new_run_dir, save_info
-from .train.stats import read_stats
+from .train.stats import StatsWriter, read_stats
 
 
 def load_data(data: str | Dataset, cfg: C.TrainConfig) -> Dataset:
@@ -173,3 +173,20 @@ def _step_of(weights: Path) -> int:
 
     with safe_open(str(weights), framework="pt") as f:
         return int((f.metadata() or {}).get("step", 0))
+
+
+def evaluate(run: str | Path, metrics="auto", n: int = 0, features: str | Path | None = None, ema: bool = True,
+             seed: int = 0, device: str | None = None) -> dict:
+    """Metrics of a run's latest checkpoint against its data; appended to RUN/metrics.jsonl."""
+    from .evaluate import Evaluator
+
+    run = Run(Path(run))
+    info = run.info
+    model = run.model(device=device)
+    dataset = load_data(info["data"], model.recipe.cfg)
+    evaluator = Evaluator(dataset, metrics, n, features, seed)
+    scores = evaluator(model.recipe, model.nets, ema=ema)
+    record = {"step": model.step, "ema": ema, "n": evaluator.n, "seed": seed,
+              "features": evaluator.extractor.name if evaluator.extractor else None, **scores}
+    StatsWriter(run.path, tensorboard=False).write_metrics(record)
+    return {"step": model.step, "n": evaluator.n, "metrics": scores}

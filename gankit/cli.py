@@ -6,6 +6,8 @@
     gankit train --resume RUN [--steps N]
     gankit sample RUN_OR_CHECKPOINT --n N --out FILE [--seed S] [--no-ema]
     gankit info RUN
+    gankit eval RUN [--metrics ...] [--n N] [--features PATH] [--json]
+    gankit dirac [--methods ...] [--json] [--plot FILE]
     gankit report RUN
     gankit demo
 
@@ -76,6 +78,21 @@ def build_parser() -> Parser:
 
     i = sub.add_parser("info", help="summary of a run")
     i.add_argument("run", metavar="RUN")
+
+    e = sub.add_parser("eval", help="metrics of a run's samples against its data (stored in the run)")
+    e.add_argument("run", metavar="RUN")
+    e.add_argument("--metrics", nargs="+", default=["auto"], metavar="METRIC",
+                   help="auto (default), or any of: modes fid kid is pr dc classes stacked")
+    e.add_argument("--n", type=positive_int, default=None, help="generated samples (default: the protocol's)")
+    e.add_argument("--features", metavar="PATH", help="TorchScript feature extractor for fid/kid/is/pr/dc")
+    e.add_argument("--no-ema", action="store_true", help="evaluate G instead of G_ema")
+    e.add_argument("--seed", type=nonnegative_int, default=0)
+    e.add_argument("--json", action="store_true", help="print JSON")
+    e.add_argument("--device", default="auto")
+
+    from .dirac import add_parser as add_dirac_parser
+
+    add_dirac_parser(sub)
 
     r = sub.add_parser("report", help="write report.html and report.md for a run")
     r.add_argument("run", metavar="RUN")
@@ -194,6 +211,26 @@ def cmd_info(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    from . import api
+
+    result = api.evaluate(args.run, metrics=args.metrics, n=args.n or 0, features=args.features,
+                          ema=not args.no_ema, seed=args.seed, device=args.device)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"{args.run} at step {result['step']} ({'G' if args.no_ema else 'G_ema'}, {result['n']} samples):")
+        for key, value in result["metrics"].items():
+            print(f"  {key:16s} {value:.4g}" if isinstance(value, float) else f"  {key:16s} {value}")
+    return 0
+
+
+def cmd_dirac(args) -> int:
+    from .dirac import run_command
+
+    return run_command(args)
+
+
 def cmd_report(args) -> int:
     from .api import Run
     from .report import write_report
@@ -212,8 +249,8 @@ def cmd_demo(args) -> int:
     return run_demo(out=args.out, minutes=args.minutes, progress=not args.no_progress)
 
 
-COMMANDS = {"list": cmd_list, "train": cmd_train, "sample": cmd_sample, "info": cmd_info, "report": cmd_report,
-            "demo": cmd_demo}
+COMMANDS = {"list": cmd_list, "train": cmd_train, "sample": cmd_sample, "info": cmd_info, "eval": cmd_eval,
+            "dirac": cmd_dirac, "report": cmd_report, "demo": cmd_demo}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -89,6 +89,9 @@ class TrainConfig:
     max_minutes: float = param(0.0, "stop (and checkpoint) after this many minutes (0 = no limit)", min=0.0)
     tensorboard: bool = param(True, "also write TensorBoard event files")
     diagnostics: bool = param(True, "live health checks (dominance, mode collapse, exploding losses)")
+    eval_every: int = param(0, "compute metrics every N steps (0 = never; see gankit eval)", min=0)
+    eval_metrics: str = param("auto", "comma-separated metrics for eval_every (auto = what fits the data)")
+    eval_samples: int = param(0, "generated samples per evaluation (0 = the protocol's default)", min=0)
 
 
 # ---------------------------------------------------------------------------- introspection

@@ -125,7 +125,11 @@ def load_weights(path: Path, nets: dict[str, nn.Module], strict: bool = True) ->
             if strict:
                 raise GankitError(f"{path}: has no weights for net {name!r}")
             continue
-        net.load_state_dict(grouped[name])
+        try:
+            net.load_state_dict(grouped[name])
+        except RuntimeError as e:
+            raise GankitError(f"{path}: the weights of {name} do not fit the network this config builds "
+                              f"(a checkpoint of another gankit version?): {str(e).splitlines()[1].strip()[:200]}") from None
 
 
 def load_state(path: Path) -> dict:

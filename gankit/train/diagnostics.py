@@ -9,7 +9,8 @@ fires once per run, names the problem and the course's remedy:
   the flat part of the sigmoid (σ < 0.01). Under the saturating loss log(1 - D(G(z))) the gradient that
   reaches G is scaled by D(G(z)) and vanishes there; under other losses we warn only if G's gradient
   norm also fell below 1% of its first logged value.
-- **Mode collapse** (Salimans et al. 2016, §3.2): after the first 10% of the run, the mean pairwise
+- **Mode collapse** (Salimans et al. 2016, §3.2): after a warm-up (10% of the run, at least 500 steps or
+  half of a shorter run), the mean pairwise
   distance of fixed-noise samples is below 30% of that of real data; or, for labelled data with a class
   probe (digits: the shipped classifier; 2-D mixtures: the nearest mean), the samples' class histogram
   is far (KL > 1) from the data's.
@@ -70,8 +71,10 @@ class Diagnostics:
 
     def check(self, step: int, scalars: dict[str, float], samples: Tensor | None) -> list[HealthWarning]:
         """Adds diag/* entries to `scalars` and returns the warnings that fire for the first time."""
-        # An untrained G is concentrated by construction: judge collapse only after 10% of the run.
-        self.warmed_up = step >= max(1, self.recipe.cfg.steps // 10)
+        # An untrained G is concentrated by construction: judge collapse only after a warm-up of
+        # 10% of the run but at least 500 steps (or half of a shorter run).
+        steps = self.recipe.cfg.steps
+        self.warmed_up = step >= max(1, min(steps // 2, max(steps // 10, 500)))
         new = []
         for key, message in self._problems(scalars, samples):
             if key not in self.fired:

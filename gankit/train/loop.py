@@ -80,6 +80,11 @@ class Trainer:
         self.step = 0
         self.last_repeat, self.stash = True, {}
         self.diagnostics = self._make_diagnostics(dataset) if self.cfg.diagnostics else None
+        self.evaluator = None
+        if self.cfg.eval_every:
+            from ..evaluate import Evaluator
+
+            self.evaluator = Evaluator(dataset, self.cfg.eval_metrics.split(","), self.cfg.eval_samples, seed=self.cfg.seed)
         self.stats = Stats()
         self._log_grads = False
         self._stop_reason: str | None = None
@@ -153,7 +158,7 @@ class Trainer:
             self._writer = StatsWriter(self.run_dir, self.cfg.tensorboard)
         start = time.perf_counter()
         self._last_log = (start, self.step)
-        self._done_at = {"log": self.step, "samples": self.step, "ckpt": self.step}
+        self._done_at = {"log": self.step, "samples": self.step, "ckpt": self.step, "eval": self.step}
         bar = _progress_bar(total, self.step, self.progress)
         try:
             with self._catch_interrupt():
@@ -188,6 +193,8 @@ class Trainer:
             self._last_log = (now, self.step)
         if self.run_dir and due("samples", self.cfg.sample_every):
             self.save_samples()
+        if self.evaluator and due("eval", self.cfg.eval_every):
+            self.evaluate()
         if self.run_dir and due("ckpt", self.cfg.ckpt_every):
             self.save_checkpoint()
 
@@ -238,6 +245,14 @@ class Trainer:
         n = IMAGE_SAMPLES if self.recipe.spec.kind == "image" else POINT_SAMPLES
         generator = torch.Generator().manual_seed(self.cfg.seed + SAMPLE_SEED_OFFSET)
         return self.recipe.sample(self.nets, n, generator=generator)
+
+    def evaluate(self) -> dict[str, float]:
+        """The configured metrics on G_ema now, logged as metric/* stats and to metrics.jsonl."""
+        scores = self.evaluator(self.recipe, self.nets)
+        if self._writer:
+            self._writer.write(self.step, {f"metric/{k}": float(v) for k, v in scores.items()})
+            self._writer.write_metrics({"step": self.step, "ema": True, "n": self.evaluator.n, **scores})
+        return scores
 
     def save_samples(self) -> Path | None:
         samples = self.sample_fixed()

@@ -38,8 +38,7 @@ class StatsWriter:
         self.run_dir = Path(run_dir)
 
     def write(self, step: int, scalars: dict[str, float]) -> None:
-        with open(self.path, "a") as f:
-            f.write(json.dumps({"step": step, **scalars}) + "\n")
+        self._append("stats.jsonl", {"step": step, **scalars})
         if self.tensorboard:
             if self._tb is None:
                 from torch.utils.tensorboard import SummaryWriter
@@ -48,9 +47,15 @@ class StatsWriter:
             for name, value in scalars.items():
                 self._tb.add_scalar(name, value, step)
 
+    def _append(self, name: str, record: dict) -> None:
+        with open(self.run_dir / name, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
     def write_warning(self, step: int, key: str, message: str) -> None:
-        with open(self.run_dir / "warnings.jsonl", "a") as f:
-            f.write(json.dumps({"step": step, "key": key, "message": message}) + "\n")
+        self._append("warnings.jsonl", {"step": step, "key": key, "message": message})
+
+    def write_metrics(self, record: dict) -> None:
+        self._append("metrics.jsonl", record)
 
     def add_image(self, tag: str, image_hwc, step: int) -> None:
         if self._tb is not None:
