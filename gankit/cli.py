@@ -74,6 +74,8 @@ def build_parser() -> Parser:
     s.add_argument("--out", required=True, help="output file: .png grid for images; .npy + .png scatter for 2-D data")
     s.add_argument("--seed", type=nonnegative_int, default=0, help="noise seed (default 0)")
     s.add_argument("--no-ema", action="store_true", help="use G instead of its EMA copy G_ema")
+    s.add_argument("--class", dest="classes", nargs="+", metavar="CLASS",
+                   help="conditional runs: class index(es) or name(s); samples cycle through them, one grid row each")
     s.add_argument("--device", default="auto")
 
     i = sub.add_parser("info", help="summary of a run")
@@ -172,11 +174,13 @@ def cmd_sample(args) -> int:
     from . import api, viz
 
     model = api.load(args.source, device=args.device)
-    samples = model.sample(args.n, seed=args.seed, ema=not args.no_ema).cpu()
+    y = class_labels(args.classes, args.n, model.spec) if args.classes else None
+    samples = model.sample(args.n, seed=args.seed, ema=not args.no_ema, y=y).cpu()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if model.spec.kind == "image" and out.suffix.lower() != ".npy":
-        viz.save_image_grid(samples, out)
+        per_class = args.n // len(args.classes) if args.classes and args.n % len(args.classes) == 0 else None
+        viz.save_image_grid(samples, out, nrow=per_class)
         print(f"wrote {out} ({args.n} samples, step {model.step})")
         return 0
     npy = out.with_suffix(".npy")
@@ -187,6 +191,24 @@ def cmd_sample(args) -> int:
                                         title=f"{model.recipe.name}, step {model.step}"))
     print(f"wrote {', '.join(map(str, written))} ({args.n} samples, step {model.step})")
     return 0
+
+
+def class_labels(classes: list[str], n: int, spec):
+    """Class indices or names -> [n] labels, each class repeated n/len(classes) times in a block."""
+    import torch
+
+    index = {name: i for i, name in enumerate(spec.class_names)}
+    picked = []
+    for c in classes:
+        if c in index:
+            picked.append(index[c])
+        elif c.lstrip("-").isdigit() and 0 <= int(c) < max(spec.num_classes, 1):
+            picked.append(int(c))
+        else:
+            known = f"0..{spec.num_classes - 1}" if spec.num_classes else "none (unlabelled data)"
+            raise GankitError(f"--class {c}: not a class of {spec.name} (classes: {known})")
+    per = -(-n // len(picked))
+    return torch.tensor(picked).repeat_interleave(per)[:n]
 
 
 def cmd_info(args) -> int:

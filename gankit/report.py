@@ -83,6 +83,23 @@ def summary_rows(info: dict, rows: list[dict]) -> list[tuple[str, str]]:
     ]
 
 
+def class_grid(run_dir: Path, info: dict, folder: Path, per_class: int = 10, max_classes: int = 20) -> Path | None:
+    """For class-conditional image runs: one row of samples per class (the first `max_classes`)."""
+    if info["config"].get("condition", "none") == "none" or info["data_spec"]["kind"] != "image":
+        return None
+    import torch
+
+    from .api import load
+
+    try:
+        model = load(run_dir)
+    except Exception:  # no checkpoint yet: the report still renders without this picture
+        return None
+    classes = min(model.spec.num_classes, max_classes)
+    y = torch.arange(classes).repeat_interleave(per_class)
+    return viz.save_image_grid(model.sample(len(y), seed=0, y=y), folder / "classes.png", nrow=per_class)
+
+
 def write_report(run_dir: Path, final_samples: Path | None = None) -> tuple[Path, Path]:
     """Write report.md and report.html into the run folder; returns their paths."""
     run_dir = Path(run_dir)
@@ -90,6 +107,7 @@ def write_report(run_dir: Path, final_samples: Path | None = None) -> tuple[Path
     folder = run_dir / "report"
     folder.mkdir(exist_ok=True)
     doc = {
+        "classes": class_grid(run_dir, info, folder),
         "title": f"{info['recipe']} on {info['data']}",
         "summary": summary_rows(info, rows),
         "warnings": read_jsonl(run_dir / "warnings.jsonl"),
@@ -117,6 +135,8 @@ def render_markdown(doc: dict, run_dir: Path) -> str:
         lines += [f"| {k} | {_fmt(v)} |" for k, v in doc["metrics"].items()] + [""]
     if doc["final"]:
         lines += ["## Final samples (G_ema)", "", f"![final samples]({rel(doc['final'])})", ""]
+    if doc["classes"]:
+        lines += ["## Samples by class (one row per class)", "", f"![by class]({rel(doc['classes'])})", ""]
     lines += ["## Samples over training (same noise)", ""]
     lines += [f"step {step_of(g)}: ![step {step_of(g)}]({rel(g)})" for g in doc["grids"]] + [""]
     for title, path in doc["curves"]:
@@ -145,6 +165,8 @@ def render_html(doc: dict) -> str:
         parts += ["<h2>Metrics (latest gankit eval)</h2>", table(doc["metrics"].items())]
     if doc["final"]:
         parts += ["<h2>Final samples (G_ema)</h2>", img(doc["final"], "final samples")]
+    if doc["classes"]:
+        parts += ["<h2>Samples by class (one row per class)</h2>", img(doc["classes"], "samples by class")]
     parts.append("<h2>Samples over training (same noise)</h2><div class=grids>")
     parts += [f"<figure>{img(g, g.stem)}<figcaption>step {step_of(g)}</figcaption></figure>" for g in doc["grids"]]
     parts.append("</div>")

@@ -119,3 +119,16 @@ def test_real_process_exit_codes(tmp_path):
                          capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.strip() == "error: gamma='x' is not a number"
     assert "Traceback" not in bad.stderr
+
+
+def test_sample_by_class_and_class_grid_in_report(tmp_path, capsys):
+    assert run_cli("train", "dcgan", "--data", "digits", "--preset", "smoke", "--set", "resolution=16",
+                   "--set", "condition=projection", "--out", tmp_path, "--no-progress") == 0
+    run = tmp_path / "dcgan-digits-000"
+    assert run_cli("sample", run, "--class", "7", "3", "--n", "8", "--out", tmp_path / "c.png") == 0
+    img = Image.open(tmp_path / "c.png")
+    assert img.width > img.height  # 2 rows of 4
+    assert run_cli("sample", run, "--class", "12", "--out", tmp_path / "x.png") == 2
+    assert "not a class of digits" in capsys.readouterr().err
+    assert run_cli("report", run) == 0
+    assert (run / "report" / "classes.png").exists() and "Samples by class" in (run / "report.md").read_text()

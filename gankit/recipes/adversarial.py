@@ -9,22 +9,35 @@ One training step (Goodfellow et al. 2014, Algorithm 1):
      last D step's fakes, kept with their graph (`reuse_fakes`, on by default).
   3. Recipes may add phases, e.g. a lazy R1 phase every k steps.
 
+Switches shared by every recipe of the family (Salimans et al. 2016; issue: mode
+collapse): class conditioning of G and D (`condition`: cgan concatenation, projection,
+ACGAN), PacGAN packing (`pack`), feature matching as G's loss, historical
+averaging, unrolled D for G's loss, and, on D's network, minibatch discrimination
+and minibatch standard deviation (`D.minibatch_kernels`, `D.mbstd_group`).
+
 Each concrete recipe (gan, dcgan, wgan, wgan-gp, r1) is a small file that sets
 its objective, penalties, hooks, defaults and presets.
 """
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.func import functional_call
 
 from .. import config as C
 from ..config import DNetConfig, NetConfig, OptimConfig, d_net, g_net, nested, param
 from ..data.base import to_data_space
 from ..nets import build_discriminator, build_generator
+from ..errors import GankitError
+from ..nets.heads import CONDITIONS
+from ..nets.layers import pack
 from ..objectives import Objective, mean_probability
 from ..objectives.adversarial import SATURATED_LOGIT
+from ..objectives.remedies import RunningMean, feature_matching, unrolled_parameters
 from .base import Hook, Phase, Recipe, StepContext
 
 SAMPLE_CHUNK = 512
@@ -38,6 +51,15 @@ class AdversarialConfig(C.TrainConfig):
     D_opt: OptimConfig = nested(OptimConfig, "discriminator optimizer")
     n_critic: int = param(1, "discriminator steps per generator step", min=1, max=1000)
     reuse_fakes: bool = param(True, "the G step reuses the last D step's G(z) instead of a second G forward")
+    condition: Literal["none", "cgan", "projection", "acgan"] = param(
+        "none", "class conditioning: cgan (labels concatenated to G's z and D's input), projection, acgan")
+    acgan_weight: float = param(1.0, "weight of ACGAN's auxiliary classification losses", min=0.0)
+    pack: int = param(1, "PacGAN: D judges this many samples at once (1 = off; paper 2-4)", min=1, max=16)
+    g_objective: Literal["adversarial", "feature_matching"] = param(
+        "adversarial", "G's loss: the objective's, or feature matching on D's features (Salimans 2016)")
+    historical_averaging: float = param(0.0, "weight of ‖θ - mean of past θ‖² for both nets (0 = off)", min=0.0)
+    unroll_steps: int = param(0, "unrolled GAN: G's loss against D after k more SGD steps (0 = off)", min=0, max=20)
+    unroll_lr: float = param(0.0, "step size of the unrolled D steps (0 = D's learning rate)", min=0.0)
 
 
 class AdversarialRecipe(Recipe):
@@ -49,8 +71,9 @@ class AdversarialRecipe(Recipe):
     def objective(self) -> Objective:
         raise NotImplementedError
 
-    def d_penalty(self, ctx: StepContext, real: Tensor, fake: Tensor) -> Tensor | None:
-        """Extra term added to D's loss in the same backward (e.g. the WGAN-GP penalty)."""
+    def d_penalty(self, ctx: StepContext, real: Tensor, fake: Tensor, y: Tensor | None) -> Tensor | None:
+        """Extra term added to D's loss in the same backward (e.g. the WGAN-GP penalty).
+        `real` and `fake` are D's inputs (packed if packing is on), `y` their labels."""
         return None
 
     def d_hooks(self) -> tuple[Hook, ...]:
@@ -62,50 +85,131 @@ class AdversarialRecipe(Recipe):
     def extra_phases(self) -> list[Phase]:
         return []
 
+    # -- settings ---------------------------------------------------------------------------
+    @property
+    def conditional(self) -> bool:
+        return self.cfg.condition != "none"
+
+    def check(self) -> None:
+        cfg = self.cfg
+        if self.conditional and self.spec.num_classes < 2:
+            raise GankitError(f"condition={cfg.condition} needs labelled data; {self.spec.name} has no classes")
+        if cfg.pack > 1 and (self.conditional or cfg.batch_size % cfg.pack):
+            raise GankitError(f"pack={cfg.pack} needs an unconditional recipe and batch_size divisible by it")
+        if cfg.unroll_steps and cfg.D.norm == "batch":
+            raise GankitError("unroll_steps needs a discriminator without BatchNorm (set D.norm=layer or none)")
+
     # -- the recipe interface -------------------------------------------------------------
     def build_nets(self) -> dict[str, nn.Module]:
-        return {"G": build_generator(self.cfg.G, self.spec, self.cfg.z_dim),
-                "D": build_discriminator(self.cfg.D, self.spec)}
+        classes = self.spec.num_classes if self.conditional else 0
+        nets = {"G": build_generator(self.cfg.G, self.spec, self.cfg.z_dim, classes),
+                "D": build_discriminator(self.cfg.D, self.spec, self.cfg.condition, self.cfg.pack)}
+        if self.cfg.historical_averaging:
+            nets.update(G_hist=RunningMean(nets["G"]), D_hist=RunningMean(nets["D"]))
+        return nets
 
     def optimizers(self) -> dict[str, OptimConfig]:
         return {"G": self.cfg.G_opt, "D": self.cfg.D_opt}
 
     def phases(self) -> list[Phase]:
         keep = ("G",) if self.cfg.reuse_fakes else ()
-        return [Phase("D", ("D",), self.d_loss, repeat=self.n_critic, post_step=self.d_hooks(), keeps_graph=keep),
-                Phase("G", ("G",), self.g_loss),
+        d_hooks, g_hooks = self.d_hooks(), ()
+        if self.cfg.historical_averaging:
+            d_hooks += (lambda nets: nets["D_hist"].update(nets["D"]),)
+            g_hooks = (lambda nets: nets["G_hist"].update(nets["G"]),)
+        return [Phase("D", ("D",), self.d_loss, repeat=self.n_critic, post_step=d_hooks, keeps_graph=keep),
+                Phase("G", ("G",), self.g_loss, post_step=g_hooks),
                 *self.extra_phases()]
 
-    def fakes_for_d(self, ctx: StepContext, n: int) -> Tensor:
-        """G(z) for the D loss. On the last D repeat the fakes keep their graph through G and are
+    # -- the step ----------------------------------------------------------------------------
+    def labels(self, n: int, generator: torch.Generator | None = None, device="cpu") -> Tensor | None:
+        """Labels for fakes when none are given: uniform over the classes (None if unconditional)."""
+        if not self.conditional:
+            return None
+        return torch.randint(self.spec.num_classes, (n,), generator=generator).to(device)
+
+    def fakes_for_d(self, ctx: StepContext, n: int, y: Tensor | None) -> Tensor:
+        """G(z, y) for the D loss. On the last D repeat the fakes keep their graph through G and are
         stashed for the G phase: G has not changed since (only D stepped), so reusing them is exact
         and saves one G forward per step, as the PyTorch DCGAN example does."""
         z = ctx.z(n)
         if self.cfg.reuse_fakes and ctx.last_repeat and n == self.cfg.batch_size:
-            fake = ctx.nets["G"](z)
-            ctx.stash["fake"] = fake
+            fake = ctx.nets["G"](z, y)
+            ctx.stash["fake"] = (fake, y)
             return fake.detach()
         with torch.no_grad():
-            return ctx.nets["G"](z)
+            return ctx.nets["G"](z, y)
+
+    def d_input(self, x: Tensor) -> Tensor:
+        return pack(x, self.cfg.pack)
+
+    def discriminate(self, D: nn.Module, x: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor]:
+        """(logits, features) of D on x in one pass (features feed ACGAN and feature matching)."""
+        v = D.features(self.d_input(x), y)
+        return D.head.logit(v, y), v
 
     def d_loss(self, ctx: StepContext) -> Tensor:
         D = ctx.nets["D"]
-        real = ctx.real().x
-        fake = self.fakes_for_d(ctx, len(real))
-        d_real, d_fake = D(real), D(fake)
+        batch = ctx.real()
+        y = batch.y if self.conditional else None
+        fake = self.fakes_for_d(ctx, len(batch.x), y)
+        (d_real, v_real), (d_fake, v_fake) = self.discriminate(D, batch.x, y), self.discriminate(D, fake, y)
         loss = self.objective().d(d_real, d_fake)
         self.report_outputs(ctx, d_real, d_fake)
         ctx.report("loss/D", loss)
-        penalty = self.d_penalty(ctx, real, fake)
-        return loss if penalty is None else loss + penalty
+        if self.cfg.unroll_steps:
+            ctx.stash["real"] = batch
+        extras = [self.d_penalty(ctx, self.d_input(batch.x), self.d_input(fake), y),
+                  self.acgan_loss(ctx, D, v_real, y, "D_real") if self.cfg.condition == "acgan" else None,
+                  self.acgan_loss(ctx, D, v_fake, y, "D_fake") if self.cfg.condition == "acgan" else None,
+                  self.history_penalty(ctx, "D")]
+        return loss + sum(e for e in extras if e is not None)
 
     def g_loss(self, ctx: StepContext) -> Tensor:
-        fake = ctx.stash.pop("fake", None)
+        fake, y = ctx.stash.pop("fake", (None, None))
         if fake is None:
-            fake = ctx.nets["G"](ctx.z(self.cfg.batch_size))
-        loss = self.objective().g(ctx.nets["D"](fake))
+            y = self.labels(self.cfg.batch_size, device=ctx.device)
+            fake = ctx.nets["G"](ctx.z(self.cfg.batch_size), y)
+        D = ctx.nets["D"]
+        d_fake, v_fake = self.discriminate(D, fake, y)
+        if self.cfg.unroll_steps:
+            d_fake = self.unrolled_logits(ctx, fake, y)
+        if self.cfg.g_objective == "feature_matching":
+            real = ctx.real()
+            loss = feature_matching(self.discriminate(D, real.x, real.y if self.conditional else None)[1], v_fake)
+        else:
+            loss = self.objective().g(d_fake)
         ctx.report("loss/G", loss)
-        return loss
+        extras = [self.acgan_loss(ctx, D, v_fake, y, "G") if self.cfg.condition == "acgan" else None,
+                  self.history_penalty(ctx, "G")]
+        return loss + sum(e for e in extras if e is not None)
+
+    def acgan_loss(self, ctx: StepContext, D: nn.Module, v: Tensor, y: Tensor, who: str) -> Tensor:
+        """ACGAN (Odena et al. 2017, eq. 2-3): both players minimize the class cross-entropy."""
+        ce = F.cross_entropy(D.classify(v).float(), y)
+        ctx.report(f"loss/class_{who}", ce)
+        return self.cfg.acgan_weight * ce
+
+    def history_penalty(self, ctx: StepContext, net: str) -> Tensor | None:
+        if not self.cfg.historical_averaging:
+            return None
+        penalty = ctx.nets[f"{net}_hist"].penalty(ctx.nets[net])
+        ctx.report(f"loss/hist_{net}", penalty)
+        return self.cfg.historical_averaging * penalty
+
+    def unrolled_logits(self, ctx: StepContext, fake: Tensor, y: Tensor | None) -> Tensor:
+        """D's logits on `fake` after `unroll_steps` differentiable D steps on this step's batch."""
+        D, batch = ctx.nets["D"], ctx.stash.pop("real")
+        D.requires_grad_(True)  # the unrolled steps differentiate through D's parameters
+        real_in, fake_in = self.d_input(batch.x), self.d_input(fake)
+
+        def d_loss(params):
+            return self.objective().d(functional_call(D, params, (real_in, y)), functional_call(D, params, (fake_in, y)))
+
+        lr = self.cfg.unroll_lr or self.cfg.D_opt.lr
+        params = unrolled_parameters(D, d_loss, self.cfg.unroll_steps, lr)
+        D.requires_grad_(False)
+        return functional_call(D, params, (fake_in, y))
 
     def report_outputs(self, ctx: StepContext, d_real: Tensor, d_fake: Tensor) -> None:
         ctx.report("D/real", d_real.detach().float().mean())
@@ -118,13 +222,19 @@ class AdversarialRecipe(Recipe):
     @torch.no_grad()
     def sample(self, nets: Mapping[str, nn.Module], n: int, generator: torch.Generator | None = None,
                y: Tensor | None = None, ema: bool = True) -> Tensor:
+        """n samples in data space; for conditional recipes `y` ([n] class indices) picks the classes
+        (uniform random classes when None)."""
         G = nets["G_ema"] if ema and "G_ema" in nets else nets["G"]
         device = next(G.parameters()).device
+        if y is None:
+            y = self.labels(n, generator)
+        elif not self.conditional:
+            raise GankitError(f"this {self.name} run is unconditional: it cannot sample given classes")
         was_training = G.training
         G.eval()  # BatchNorm uses its running statistics, so a sample does not depend on its batch
         try:
-            chunks = [G(self.latent(min(SAMPLE_CHUNK, n - i), generator, device)).float()
-                      for i in range(0, n, SAMPLE_CHUNK)]
+            chunks = [G(self.latent(len(idx), generator, device), None if y is None else y[idx].to(device)).float()
+                      for idx in torch.arange(n).split(SAMPLE_CHUNK)]
         finally:
             G.train(was_training)
         return to_data_space(self.spec, torch.cat(chunks) if chunks else torch.empty(0, *self.spec.shape))

@@ -50,6 +50,7 @@ class GAN(AdversarialRecipe):
     cfg: GANConfig
 
     def check(self) -> None:
+        super().check()
         if self.cfg.saturating and self.cfg.loss != "minimax":
             raise GankitError(f"saturating=true needs loss=minimax (got loss={self.cfg.loss})")
         if self.cfg.label_smoothing and self.cfg.loss != "minimax":

@@ -55,16 +55,19 @@ class R1GAN(AdversarialRecipe):
             opts["D"] = dataclasses.replace(d_opt, lr=lr, betas=betas)
         return opts
 
-    def r1(self, ctx: StepContext, real: Tensor) -> Tensor:
-        penalty = r1_penalty(ctx.nets["D"], real, self.cfg.gamma)
+    def r1(self, ctx: StepContext, real: Tensor, y: Tensor | None) -> Tensor:
+        penalty = r1_penalty(ctx.nets["D"], real, self.cfg.gamma, y)
         ctx.report("loss/R1", penalty)
         return penalty
 
-    def d_penalty(self, ctx: StepContext, real: Tensor, fake: Tensor) -> Tensor | None:
-        return None if self.lazy or self.cfg.gamma == 0 else self.r1(ctx, real)
+    def d_penalty(self, ctx: StepContext, real: Tensor, fake: Tensor, y: Tensor | None) -> Tensor | None:
+        return None if self.lazy or self.cfg.gamma == 0 else self.r1(ctx, real, y)
+
+    def lazy_r1(self, ctx: StepContext) -> Tensor:
+        batch = ctx.real()
+        return self.cfg.lazy_interval * self.r1(ctx, self.d_input(batch.x), batch.y if self.conditional else None)
 
     def extra_phases(self) -> list[Phase]:
         if not self.lazy or self.cfg.gamma == 0:
             return []
-        k = self.cfg.lazy_interval
-        return [Phase("D_reg", ("D",), lambda ctx: k * self.r1(ctx, ctx.real().x), interval=k)]
+        return [Phase("D_reg", ("D",), self.lazy_r1, interval=self.cfg.lazy_interval)]
