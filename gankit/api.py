@@ -20,7 +20,7 @@ from . import config as C
 from .data import DataSpec, Dataset, kind_of, load_dataset
 from .errors import GankitError
 from .recipes.base import Recipe, config_from_dict, get_recipe, resolve_config
-from .train import Trainer, checkpoint
+from .train import Trainer, checkpoint, dist
 from .train.loop import pick_device
 from .train.optim import ema_copy
 from .train.run import load_info, new_run_dir, save_info
@@ -83,19 +83,25 @@ def train(recipe: str, data: str | Dataset, *, preset: str | None = None, overri
         overrides["steps"] = steps
     if seed is not None:
         overrides["seed"] = seed
+    ranks, dev = dist.init(device)  # under torchrun: join the process group
     rec, dataset, preset_name = build(recipe, data, preset, overrides)
     info = _run_info(rec, data, preset_name)
-    run_dir = new_run_dir(Path(out), rec.name, rec.spec.name)
-    save_info(run_dir, info)
-    trainer = Trainer(rec, dataset, run_dir, device=device, progress=progress,
-                      header={"data": info["data"], "preset": preset_name})
-    return Run(run_dir, trainer.fit())
+    run_dir = None
+    if ranks.is_main:
+        run_dir = new_run_dir(Path(out), rec.name, rec.spec.name)
+        save_info(run_dir, info)
+    if ranks.enabled:
+        run_dir = dist.broadcast(str(run_dir) if run_dir else None)
+    trainer = Trainer(rec, dataset, run_dir, device=dev, progress=progress,
+                      header={"data": info["data"], "preset": preset_name}, dist=ranks)
+    return Run(Path(run_dir), trainer.fit())
 
 
 def resume(run: str | Path | Run, steps: int | None = None, device: str | None = None,
            progress: bool = True) -> Run:
     """Continue a run from its latest checkpoint up to `steps` total (default: its configured steps)."""
     run = run if isinstance(run, Run) else Run(Path(run))
+    ranks, dev = dist.init(device)
     info = run.info
     recipe_cls = get_recipe(info["recipe"])
     cfg = config_from_dict(recipe_cls, info["config"])
@@ -103,14 +109,15 @@ def resume(run: str | Path | Run, steps: int | None = None, device: str | None =
         cfg.steps = steps
         C.validate(cfg)
         info["config"] = C.to_dict(cfg)
-        save_info(run.path, info)
+        if ranks.is_main:
+            save_info(run.path, info)
     entry = run.latest_checkpoint()
     if entry is None:
         raise GankitError(f"{run.path}: no checkpoint to resume from")
     dataset = load_data(info["data"], cfg)
     rec = recipe_cls(cfg, dataset.spec)
-    trainer = Trainer(rec, dataset, run.path, device=device, progress=progress,
-                      header={"data": info["data"], "preset": info.get("preset")})
+    trainer = Trainer(rec, dataset, run.path, device=dev, progress=progress,
+                      header={"data": info["data"], "preset": info.get("preset")}, dist=ranks)
     trainer.restore(entry)
     if trainer.step >= cfg.steps:
         raise GankitError(f"{run.path} already reached step {trainer.step}; pass --steps N with N > {trainer.step}")

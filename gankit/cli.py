@@ -16,6 +16,7 @@ Bad input is one line on stderr ("error: ...") and exit code 2, never a tracebac
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -148,8 +149,9 @@ def cmd_train(args) -> int:
 
 
 def finished(run) -> int:
-    """Print the run folder; exit 130 if Ctrl-C stopped it (its checkpoint is saved)."""
-    print(f"run: {run.path}")
+    """Print the run folder (rank 0 only under torchrun); exit 130 if Ctrl-C stopped it (its checkpoint is saved)."""
+    if os.environ.get("RANK", "0") == "0":
+        print(f"run: {run.path}")
     return 130 if run.result and run.result.get("stopped") == "interrupted" else 0
 
 
@@ -289,3 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        from .train.dist import shutdown
+
+        shutdown()
+

@@ -82,6 +82,7 @@ class TrainConfig:
     ema: float = param(0.999, "EMA decay of G_ema per step (0 = no EMA copy)", min=0.0, max=0.99999)
     precision: Literal["fp32", "bf16"] = param("fp32", "compute precision (bf16 = autocast)")
     channels_last: bool = param(True, "channels_last memory layout for conv nets (faster on CPU, see benchmarks)")
+    sync_bn: bool = param(False, "under torchrun: BatchNorm statistics over the global batch (SyncBatchNorm)")
     log_every: int = param(100, "write stats every N steps", min=1)
     sample_every: int = param(1000, "save a fixed-noise sample grid every N steps", min=1)
     ckpt_every: int = param(5000, "save a checkpoint every N steps (and at the end)", min=1)

@@ -54,8 +54,9 @@ class Head(nn.Module):
 class Discriminator(nn.Module):
     """Base of gankit's discriminators: `trunk` (input -> features) and `head` (features -> logit).
 
-    forward(x, y) -> [B] logits; `features(x, y)` -> the head's feature vector (feature matching,
-    ACGAN); `classify(v)` -> class logits (ACGAN only).
+    forward(x, y) -> [B] logits. forward(x, y, with_features=True) -> (logits, features v, class logits
+    or None): everything from one pass, so feature matching and ACGAN also go through `forward` (which
+    DistributedDataParallel needs to synchronize gradients).
     """
 
     trunk: nn.Module
@@ -67,11 +68,13 @@ class Discriminator(nn.Module):
     def features(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         return self.head.vector(self.trunk(self.condition_input(x, y)))
 
-    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        return self.head.logit(self.features(x, y), y)
-
-    def classify(self, v: Tensor) -> Tensor:
-        return self.head.classifier(v)
+    def forward(self, x: Tensor, y: Tensor | None = None, with_features: bool = False):
+        v = self.features(x, y)
+        logits = self.head.logit(v, y)
+        if not with_features:
+            return logits
+        classes = self.head.classifier(v) if self.head.classifier is not None else None
+        return logits, v, classes
 
 
 def concat_label(x: Tensor, embedding: nn.Embedding | None, y: Tensor | None) -> Tensor:

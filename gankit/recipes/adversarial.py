@@ -133,7 +133,7 @@ class AdversarialRecipe(Recipe):
         stashed for the G phase: G has not changed since (only D stepped), so reusing them is exact
         and saves one G forward per step, as the PyTorch DCGAN example does."""
         z = ctx.z(n)
-        if self.cfg.reuse_fakes and ctx.last_repeat and n == self.cfg.batch_size:
+        if self.cfg.reuse_fakes and ctx.last_repeat and n == ctx.batch_size:
             fake = ctx.nets["G"](z, y)
             ctx.stash["fake"] = (fake, y)
             return fake.detach()
@@ -143,35 +143,35 @@ class AdversarialRecipe(Recipe):
     def d_input(self, x: Tensor) -> Tensor:
         return pack(x, self.cfg.pack)
 
-    def discriminate(self, D: nn.Module, x: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor]:
-        """(logits, features) of D on x in one pass (features feed ACGAN and feature matching)."""
-        v = D.features(self.d_input(x), y)
-        return D.head.logit(v, y), v
+    def discriminate(self, D: nn.Module, x: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor, Tensor | None]:
+        """(logits, features, class logits) of D on x in one pass (features feed feature matching,
+        class logits ACGAN)."""
+        return D(self.d_input(x), y, with_features=True)
 
     def d_loss(self, ctx: StepContext) -> Tensor:
         D = ctx.nets["D"]
         batch = ctx.real()
         y = batch.y if self.conditional else None
         fake = self.fakes_for_d(ctx, len(batch.x), y)
-        (d_real, v_real), (d_fake, v_fake) = self.discriminate(D, batch.x, y), self.discriminate(D, fake, y)
+        (d_real, _, c_real), (d_fake, _, c_fake) = self.discriminate(D, batch.x, y), self.discriminate(D, fake, y)
         loss = self.objective().d(d_real, d_fake)
         self.report_outputs(ctx, d_real, d_fake)
         ctx.report("loss/D", loss)
         if self.cfg.unroll_steps:
             ctx.stash["real"] = batch
         extras = [self.d_penalty(ctx, self.d_input(batch.x), self.d_input(fake), y),
-                  self.acgan_loss(ctx, D, v_real, y, "D_real") if self.cfg.condition == "acgan" else None,
-                  self.acgan_loss(ctx, D, v_fake, y, "D_fake") if self.cfg.condition == "acgan" else None,
+                  self.acgan_loss(ctx, c_real, y, "D_real") if self.cfg.condition == "acgan" else None,
+                  self.acgan_loss(ctx, c_fake, y, "D_fake") if self.cfg.condition == "acgan" else None,
                   self.history_penalty(ctx, "D")]
         return loss + sum(e for e in extras if e is not None)
 
     def g_loss(self, ctx: StepContext) -> Tensor:
         fake, y = ctx.stash.pop("fake", (None, None))
         if fake is None:
-            y = self.labels(self.cfg.batch_size, device=ctx.device)
-            fake = ctx.nets["G"](ctx.z(self.cfg.batch_size), y)
+            y = self.labels(ctx.batch_size, device=ctx.device)
+            fake = ctx.nets["G"](ctx.z(ctx.batch_size), y)
         D = ctx.nets["D"]
-        d_fake, v_fake = self.discriminate(D, fake, y)
+        d_fake, v_fake, c_fake = self.discriminate(D, fake, y)
         if self.cfg.unroll_steps:
             d_fake = self.unrolled_logits(ctx, fake, y)
         if self.cfg.g_objective == "feature_matching":
@@ -180,13 +180,13 @@ class AdversarialRecipe(Recipe):
         else:
             loss = self.objective().g(d_fake)
         ctx.report("loss/G", loss)
-        extras = [self.acgan_loss(ctx, D, v_fake, y, "G") if self.cfg.condition == "acgan" else None,
+        extras = [self.acgan_loss(ctx, c_fake, y, "G") if self.cfg.condition == "acgan" else None,
                   self.history_penalty(ctx, "G")]
         return loss + sum(e for e in extras if e is not None)
 
-    def acgan_loss(self, ctx: StepContext, D: nn.Module, v: Tensor, y: Tensor, who: str) -> Tensor:
+    def acgan_loss(self, ctx: StepContext, class_logits: Tensor, y: Tensor, who: str) -> Tensor:
         """ACGAN (Odena et al. 2017, eq. 2-3): both players minimize the class cross-entropy."""
-        ce = F.cross_entropy(D.classify(v).float(), y)
+        ce = F.cross_entropy(class_logits.float(), y)
         ctx.report(f"loss/class_{who}", ce)
         return self.cfg.acgan_weight * ce
 
@@ -199,7 +199,7 @@ class AdversarialRecipe(Recipe):
 
     def unrolled_logits(self, ctx: StepContext, fake: Tensor, y: Tensor | None) -> Tensor:
         """D's logits on `fake` after `unroll_steps` differentiable D steps on this step's batch."""
-        D, batch = ctx.nets["D"], ctx.stash.pop("real")
+        D, batch = getattr(ctx.nets["D"], "module", ctx.nets["D"]), ctx.stash.pop("real")  # the net inside DDP
         D.requires_grad_(True)  # the unrolled steps differentiate through D's parameters
         real_in, fake_in = self.d_input(batch.x), self.d_input(fake)
 

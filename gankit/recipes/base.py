@@ -29,6 +29,7 @@ class StepContext(Protocol):
     nets: Mapping[str, nn.Module]
     step: int            # index of the current training step (0-based)
     device: torch.device
+    batch_size: int      # samples per step on this process (the global batch over the ranks)
     last_repeat: bool    # True on the last of a phase's repeats at this step
     stash: dict          # values one phase hands to a later phase of the same step (cleared after it)
 

@@ -8,9 +8,11 @@ After the phases, EMA copies are updated. Around the steps: stats every
 picture every `sample_every`, a checkpoint every `ckpt_every` and at the end.
 
 Everything that influences the weights is either seeded from `cfg.seed` or
-saved in the checkpoint (optimizer states, global RNG state, data order), so a
-resumed run on the CPU reaches bit-identical weights to an uninterrupted one.
-Ctrl-C and the `max_minutes` budget stop at a step boundary and checkpoint.
+saved in the checkpoint (optimizer states, RNG states, latent-noise generator,
+data order), so a resumed run on the CPU reaches bit-identical weights to an
+uninterrupted one. Ctrl-C and the `max_minutes` budget stop at a step boundary
+and checkpoint. Under torchrun (dist.py) the trainable nets are wrapped in DDP,
+each rank takes its shard of every global batch, and rank 0 writes the outputs.
 """
 
 import contextlib
@@ -27,15 +29,16 @@ from torch import Tensor, nn
 from .. import config as C
 from .. import viz
 from ..data.base import Batch, BatchSampler, Dataset, to_data_space
-from ..errors import TrainingDiverged
+from ..errors import GankitError, TrainingDiverged
 from ..log import info
 from ..recipes.base import Phase, Recipe
-from . import checkpoint
+from . import checkpoint, dist
+from .dist import DistInfo
 from .optim import build_optimizer, ema_copy, ema_decay, ema_update
 from .diagnostics import PROBE_SAMPLES, Diagnostics, class_probe
 from .stats import Stats, StatsWriter, non_finite, truncate_after
 
-SAMPLE_SEED_OFFSET, DATA_SEED_OFFSET = 2, 1
+SAMPLE_SEED_OFFSET, DATA_SEED_OFFSET, NOISE_SEED_OFFSET = 2, 1, 3
 POINT_SAMPLES, IMAGE_SAMPLES = 2500, 64
 
 
@@ -57,31 +60,38 @@ def has_conv(net: nn.Module) -> bool:
 
 
 class Trainer:
-    """Trains `recipe` on `dataset`; also the `StepContext` its phases see (nets, step, real, z, report)."""
+    """Trains `recipe` on `dataset` (its phases see `self.ctx`, a StepContext)."""
 
     def __init__(self, recipe: Recipe, dataset: Dataset, run_dir: Path | None = None, *,
-                 device: str | torch.device | None = None, progress: bool = True, header: dict | None = None):
+                 device: str | torch.device | None = None, progress: bool = True, header: dict | None = None,
+                 dist: DistInfo | None = None):
         self.recipe, self.cfg = recipe, recipe.cfg
+        self.dist = dist or DistInfo()
         self.device = pick_device(device) if not isinstance(device, torch.device) else device
-        self.run_dir = Path(run_dir) if run_dir else None
+        self.run_dir = Path(run_dir) if run_dir and self.dist.is_main else None
         if self.run_dir:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.progress = progress
+        self.progress = progress and self.dist.is_main
         self.header = {"recipe": recipe.name, "config": C.to_dict(self.cfg), "data_spec": asdict(recipe.spec),
                        **(header or {})}
-        torch.manual_seed(self.cfg.seed)
+        self._check_batch()
+        torch.manual_seed(self.cfg.seed)  # the same initial weights on every rank
         self.nets = self._build_nets()
         self.optimizers = {name: build_optimizer(ocfg, self.nets[name].parameters())
                            for name, ocfg in recipe.optimizers().items()}
+        self.ctx = StepContextImpl(self, self._wrap_for_ddp())
         self.phases: list[Phase] = recipe.phases()
         self.data = Dataset(dataset.spec, dataset.x.to(self.device),
                             None if dataset.y is None else dataset.y.to(self.device))
         self.sampler = BatchSampler(len(dataset), self.cfg.batch_size, self.cfg.seed + DATA_SEED_OFFSET)
+        self.noise = torch.Generator().manual_seed(self.cfg.seed + NOISE_SEED_OFFSET)
+        if self.dist.enabled:  # per-rank randomness (dropout, penalty interpolation) differs across ranks
+            torch.manual_seed(self.cfg.seed + 7919 * (self.dist.rank + 1))
         self.step = 0
         self.last_repeat, self.stash = True, {}
-        self.diagnostics = self._make_diagnostics(dataset) if self.cfg.diagnostics else None
+        self.diagnostics = self._make_diagnostics(dataset) if self.cfg.diagnostics and self.dist.is_main else None
         self.evaluator = None
-        if self.cfg.eval_every:
+        if self.cfg.eval_every and self.dist.is_main:
             from ..evaluate import Evaluator
 
             self.evaluator = Evaluator(dataset, self.cfg.eval_metrics.split(","), self.cfg.eval_samples, seed=self.cfg.seed)
@@ -89,6 +99,25 @@ class Trainer:
         self._log_grads = False
         self._stop_reason: str | None = None
         self._writer: StatsWriter | None = None
+
+    @property
+    def batch_size(self) -> int:
+        """Samples per rank in each step (the global batch divided among the ranks)."""
+        return self.cfg.batch_size // self.dist.world_size
+
+    def _check_batch(self) -> None:
+        unit = self.dist.world_size * getattr(self.cfg, "pack", 1)
+        if self.cfg.batch_size % unit:
+            raise GankitError(f"batch_size={self.cfg.batch_size} must be divisible by {unit} "
+                              f"({self.dist.world_size} ranks × pack {getattr(self.cfg, 'pack', 1)})")
+
+    def _wrap_for_ddp(self) -> dict[str, nn.Module]:
+        if not self.dist.enabled:
+            return self.nets
+        wrapped = dict(self.nets)
+        for name in self.optimizers:
+            wrapped[name] = dist.wrap(self.nets[name], self.dist, self.device, self.cfg.sync_bn)
+        return wrapped
 
     def _make_diagnostics(self, dataset: Dataset) -> Diagnostics:
         pick = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(0))[:PROBE_SAMPLES]
@@ -106,15 +135,19 @@ class Trainer:
                 net.to(memory_format=torch.channels_last)
         return nets
 
-    # ---------------------------------------------------------------- StepContext interface
+    # ---------------------------------------------------------------- what phases draw
     def real(self) -> Batch:
-        batch = self.data.batch(self.sampler.next().to(self.device))
+        """This rank's shard of the next global batch (every rank draws the same global indices)."""
+        idx = self.sampler.next()[self.dist.rank::self.dist.world_size]
+        batch = self.data.batch(idx.to(self.device))
         if self.cfg.channels_last and batch.x.dim() == 4:
             batch.x = batch.x.contiguous(memory_format=torch.channels_last)
         return batch
 
     def z(self, n: int) -> Tensor:
-        return self.recipe.latent(n, device=self.device)
+        """This rank's shard of n × world_size latent codes from the common noise generator."""
+        w = self.dist.world_size
+        return self.recipe.latent(n * w, self.noise, self.device)[self.dist.rank::w]
 
     def report(self, name: str, value) -> None:
         self.stats.report(name, value)
@@ -125,15 +158,19 @@ class Trainer:
 
     def run_phase(self, phase: Phase) -> None:
         for name in self.optimizers:
-            self.nets[name].requires_grad_(name in phase.nets or name in phase.keeps_graph)
+            active = name in phase.nets or name in phase.keeps_graph
+            self.nets[name].requires_grad_(active)
+            if self.dist.enabled:  # DDP reduces only what this phase trains (or a later phase's graph)
+                self.ctx.nets[name].require_backward_grad_sync = active
         with self.autocast():
-            loss = phase.loss(self)
+            loss = phase.loss(self.ctx)
         loss.backward()
         for name in phase.nets:
             if self._log_grads and (norm := grad_norm(self.nets[name])) is not None:
                 self.report(f"grad_norm/{name}", norm)
             self.optimizers[name].step()
-            self.optimizers[name].zero_grad(set_to_none=True)
+        for opt in self.optimizers.values():  # also drops gradients a phase left on nets it does not train
+            opt.zero_grad(set_to_none=True)
         for hook in phase.post_step:
             hook(self.nets)
 
@@ -167,6 +204,7 @@ class Trainer:
                     bar.update(1)
                     if self.cfg.max_minutes and time.perf_counter() - start > 60 * self.cfg.max_minutes:
                         self._stop_reason = f"time budget of {self.cfg.max_minutes:g} min reached"
+                    self._agree_on_stop()
                     self._outputs(bar, force=self.step == total or self._stop_reason is not None)
                 # A Ctrl-C that lands during the outputs above still gets its final checkpoint.
                 self._outputs(bar, force=True)
@@ -179,10 +217,15 @@ class Trainer:
                  + (f"; continue with: gankit train --resume {self.run_dir}" if self.run_dir else ""))
         return {"step": self.step, "stopped": self._stop_reason, "seconds": time.perf_counter() - start}
 
+    def _agree_on_stop(self) -> None:
+        """Under torchrun every rank stops at the same step as soon as one wants to."""
+        if self.dist.enabled and dist.any_rank(self._stop_reason is not None, self.device):
+            self._stop_reason = self._stop_reason or "stopped by another rank"
+
     def _outputs(self, bar, force: bool) -> None:
         """Stats, samples and checkpoint when their interval comes (or `force`), once per step each."""
         def due(kind: str, every: int) -> bool:
-            if self._done_at[kind] == self.step or not (force or self.step % every == 0):
+            if not every or self._done_at[kind] == self.step or not (force or self.step % every == 0):
                 return False
             self._done_at[kind] = self.step
             return True
@@ -191,16 +234,20 @@ class Trainer:
             now, (then, then_step) = time.perf_counter(), self._last_log
             self._log(bar, (now - then) / max(1, self.step - then_step))
             self._last_log = (now, self.step)
-        if self.run_dir and due("samples", self.cfg.sample_every):
+        if due("samples", self.cfg.sample_every) and self.run_dir:
             self.save_samples()
-        if self.evaluator and due("eval", self.cfg.eval_every):
+        if due("eval", self.cfg.eval_every) and self.evaluator:
             self.evaluate()
-        if self.run_dir and due("ckpt", self.cfg.ckpt_every):
-            self.save_checkpoint()
+        if due("ckpt", self.cfg.ckpt_every):
+            state = self.state_dict()  # a collective under torchrun: every rank takes part
+            if self.run_dir:
+                self.save_checkpoint(state)
 
     def _log(self, bar, sec_per_step: float) -> None:
         scalars = self.stats.summary()
         scalars["time/sec_per_step"] = sec_per_step
+        if self.dist.enabled:
+            scalars = dist.all_mean(scalars, self.device)
         bad = non_finite(scalars)
         if not bad and self.diagnostics:
             for w in self.diagnostics.check(self.step, scalars, self._probe()):
@@ -260,19 +307,27 @@ class Trainer:
         path = self.run_dir / "samples" / f"step-{self.step:07d}.png"
         return viz.save_samples(samples, self.recipe.spec, path, real, title=f"step {self.step}")
 
-    def state_dict(self) -> dict:
+    def rng_state(self) -> dict:
         rng = {"torch": torch.get_rng_state()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
-        return {"optimizers": {n: o.state_dict() for n, o in self.optimizers.items()},
-                "rng": rng, "sampler": self.sampler.state_dict()}
+        return rng
 
-    def save_checkpoint(self) -> Path:
+    def state_dict(self) -> dict:
+        """Training state; under torchrun every rank's RNG state is gathered (a collective)."""
+        state = {"optimizers": {n: o.state_dict() for n, o in self.optimizers.items()},
+                 "rng": self.rng_state(), "sampler": self.sampler.state_dict(), "noise": self.noise.get_state(),
+                 "world_size": self.dist.world_size}
+        if self.dist.enabled:
+            state["rng_ranks"] = dist.gather(self.rng_state())
+        return state
+
+    def save_checkpoint(self, state: dict | None = None) -> Path:
         bad = [name for name, net in self.nets.items()
                if not all(torch.isfinite(p).all() for p in net.parameters())]
         if bad:
             raise TrainingDiverged(f"not saving step {self.step}: weights of {', '.join(bad)} are NaN or inf")
-        return checkpoint.save(self.run_dir / "checkpoints", self.step, self.nets, self.state_dict(),
+        return checkpoint.save(self.run_dir / "checkpoints", self.step, self.nets, state or self.state_dict(),
                                self.header, self.cfg.keep_ckpts)
 
     def restore(self, entry: dict) -> None:
@@ -281,13 +336,42 @@ class Trainer:
         state = checkpoint.load_state(entry["state"])
         for name, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
-        torch.set_rng_state(state["rng"]["torch"])
-        if "cuda" in state["rng"] and self.device.type == "cuda":
-            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+        rng = state["rng"]
+        if state.get("world_size", 1) == self.dist.world_size and "rng_ranks" in state:
+            rng = state["rng_ranks"][self.dist.rank]
+        if state.get("world_size", 1) == self.dist.world_size:  # else keep this rank's fresh seed
+            torch.set_rng_state(rng["torch"])
+            if "cuda" in rng and self.device.type == "cuda":
+                torch.cuda.set_rng_state(rng["cuda"], self.device)
         self.sampler.load_state_dict(state["sampler"])
+        if "noise" in state:
+            self.noise.set_state(state["noise"])
         self.step = int(state["step"])
         if self.run_dir:
             truncate_after(self.run_dir, self.step)
+
+
+class StepContextImpl:
+    """What a phase's loss sees: the nets (DDP-wrapped where training is distributed) and the trainer's
+    batch, noise, stash and stats."""
+
+    def __init__(self, trainer: "Trainer", nets: dict[str, nn.Module]):
+        self.trainer, self.nets = trainer, nets
+
+    step = property(lambda self: self.trainer.step)
+    device = property(lambda self: self.trainer.device)
+    batch_size = property(lambda self: self.trainer.batch_size)
+    last_repeat = property(lambda self: self.trainer.last_repeat)
+    stash = property(lambda self: self.trainer.stash)
+
+    def real(self) -> Batch:
+        return self.trainer.real()
+
+    def z(self, n: int) -> Tensor:
+        return self.trainer.z(n)
+
+    def report(self, name: str, value) -> None:
+        self.trainer.stats.report(name, value)
 
 
 def _progress_bar(total: int, initial: int, enabled: bool):
