@@ -37,7 +37,7 @@ def test_two_ranks_match_each_other_and_a_single_process_with_the_same_global_ba
     assert torch.allclose(flat, ddp, atol=1e-5), float((flat - ddp).abs().max())
     untrained = Trainer(rec, ds, None, progress=False)
     init = torch.cat([p.detach().flatten() for n in ("G", "D") for p in untrained.nets[n].parameters()])
-    assert (init - ddp).abs().max() > 1e-3  # training moved the weights: the comparison is not vacuous
+    assert (init - ddp).abs().max() > 1e-4  # training moved the weights: the comparison is not vacuous
 
 
 def test_only_rank_0_writes_and_resume_under_torchrun_is_exact(tmp_path):

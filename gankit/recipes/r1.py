@@ -34,7 +34,7 @@ class R1GAN(AdversarialRecipe):
     description = "Mescheder et al. 2018: non-saturating GAN + R1 penalty γ/2‖∇D(x)‖², lazy every k steps"
     presets = {
         "smoke": {**SMOKE, "lazy_interval": 2},
-        "toy": {**TOY_NETS, "steps": 10000, "gamma": 0.1, "lazy_interval": 4},
+        "toy": {**TOY_NETS, "steps": 6000, "gamma": 0.1, "lazy_interval": 4, "G_opt.lr": 1e-3, "D_opt.lr": 1e-3},
         "eager": {"lazy_interval": 1},
     }
     auto_preset = {"points": "toy", "table": "toy"}

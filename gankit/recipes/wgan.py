@@ -40,8 +40,7 @@ class WGAN(AdversarialRecipe):
     description = "Arjovsky et al. 2017: linear critic, weight clipping, RMSprop, n_critic 5"
     presets = {
         "smoke": {**SMOKE, "critic_boost": False, "n_critic": 2},
-        "toy": {**TOY_NETS, "D.norm": "none", "steps": 10000, "G_opt.lr": 5e-4, "D_opt.lr": 5e-4,
-                "clip": 0.1},
+        "toy": {**TOY_NETS, "D.norm": "none", "steps": 6000, "G_opt.lr": 1e-3, "D_opt.lr": 1e-3, "clip": 0.1},
         "adam-beta0": {"G_opt.name": "adam", "D_opt.name": "adam", "G_opt.lr": 1e-4, "D_opt.lr": 1e-4,
                        "G_opt.betas": (0.0, 0.9), "D_opt.betas": (0.0, 0.9)},
         "sgd": {"G_opt.name": "sgd", "D_opt.name": "sgd", "G_opt.lr": 5e-3, "D_opt.lr": 5e-3},
