@@ -164,3 +164,42 @@ def test_reuse_fakes_saves_one_generator_forward(tiny_images, reuse, expected):
     assert len(calls) == expected and calls[-1]  # the G phase always sees a graph through G
     assert not trainer.stash  # nothing outlives the step
 
+
+
+def test_lazy_gradient_penalty_every_kth_critic_step_weighted_k(tiny_images):
+    recipe = make("wgan-gp", tiny_images, n_critic=3, gp_interval=4, gp_weight=2.0)
+    trainer = Trainer(recipe, tiny_images, progress=False)
+    seen = []
+    original = recipe.d_penalty
+
+    def spy(ctx, real, fake, y):
+        out = original(ctx, real, fake, y)
+        seen.append(None if out is None else round(float(out.detach() / trainer.stats.values["loss/GP"][-1]), 6))
+        return out
+
+    recipe.d_penalty = spy
+    for _ in range(4):
+        trainer.train_step()
+    # critic steps 0..11: the penalty on 0, 4, 8 with weight k·λ = 8
+    assert seen == [8.0, None, None, None, 8.0, None, None, None, 8.0, None, None, None]
+
+
+def test_lazy_and_eager_penalties_agree_in_expectation_on_a_fixed_batch(tiny_images):
+    # Over k critic steps on the same batch, lazy (k·λ once) and eager (λ every time) give D the same
+    # total penalty gradient: the eager sum of k equal gradients equals the lazy one scaled by k.
+    from gankit.objectives import gradient_penalty
+
+    recipe = make("wgan-gp", tiny_images)
+    D = recipe.build_nets()["D"]
+    real, fake = tiny_images.batch(torch.arange(8)).x, tiny_images.batch(torch.arange(8, 16)).x
+    k, lam = 4, 10.0
+
+    def penalty_grad(weight, seed):
+        D.zero_grad()
+        torch.manual_seed(seed)  # the same interpolation weights
+        (weight * gradient_penalty(D, real, fake)).backward()
+        return torch.cat([p.grad.flatten() for p in D.parameters() if p.grad is not None])  # biases of the last layer get none
+
+    eager = sum(penalty_grad(lam, seed=0) for _ in range(k))
+    lazy = penalty_grad(k * lam, seed=0)
+    assert torch.allclose(eager, lazy, rtol=1e-4, atol=1e-6)

@@ -153,3 +153,17 @@ def test_ema_decay_ramps_up_then_caps():
     assert ema_decay(0.999, 90) == 0.91
     assert ema_decay(0.999, 10**6) == 0.999
     assert all(ema_decay(0.999, t) <= ema_decay(0.999, t + 1) for t in range(0, 20000, 97))
+
+
+def test_fp16_is_refused_on_the_cpu_and_compile_with_penalties(tiny_images):
+    with pytest.raises(gankit.GankitError, match="fp16 needs a CUDA device"):
+        smoke_trainer("gan", tiny_images, precision="fp16")
+    with pytest.raises(gankit.GankitError, match="double backward"):
+        smoke_trainer("wgan-gp", tiny_images, compile=True)
+
+
+@pytest.mark.slow
+def test_compiled_networks_train(ring):
+    trainer = smoke_trainer("gan", ring, compile=True)
+    trainer.fit()
+    assert all(torch.isfinite(p).all() for p in trainer.nets["G"].parameters())

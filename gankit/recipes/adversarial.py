@@ -99,6 +99,9 @@ class AdversarialRecipe(Recipe):
         if cfg.unroll_steps and cfg.D.norm == "batch":
             raise GankitError("unroll_steps needs a discriminator without BatchNorm (set D.norm=layer or none)")
 
+    def needs_double_backward(self) -> bool:
+        return self.cfg.unroll_steps > 0
+
     # -- the recipe interface -------------------------------------------------------------
     def build_nets(self) -> dict[str, nn.Module]:
         classes = self.spec.num_classes if self.conditional else 0

@@ -30,6 +30,7 @@ class StepContext(Protocol):
     step: int            # index of the current training step (0-based)
     device: torch.device
     batch_size: int      # samples per step on this process (the global batch over the ranks)
+    repeat_index: int    # which of a phase's repeats at this step is running (0-based)
     last_repeat: bool    # True on the last of a phase's repeats at this step
     stash: dict          # values one phase hands to a later phase of the same step (cleared after it)
 
@@ -90,6 +91,10 @@ class Recipe:
                y: Tensor | None = None, ema: bool = True) -> Tensor:
         """n samples in data space; `generator` makes them reproducible, `ema` uses G_ema."""
         raise NotImplementedError
+
+    def needs_double_backward(self) -> bool:
+        """True if a loss differentiates a gradient (penalties, unrolling): torch.compile cannot."""
+        return False
 
     def latent(self, n: int, generator: torch.Generator | None = None, device="cpu") -> Tensor:
         """Latent noise z ~ N(0, I) of shape [n, z_dim] (drawn on the CPU, so seeds agree across devices)."""

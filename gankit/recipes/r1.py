@@ -40,6 +40,9 @@ class R1GAN(AdversarialRecipe):
     auto_preset = {"points": "toy", "table": "toy"}
     cfg: R1Config
 
+    def needs_double_backward(self) -> bool:
+        return self.cfg.gamma > 0 or super().needs_double_backward()
+
     def objective(self) -> Objective:
         return OBJECTIVES["nonsaturating"]
 

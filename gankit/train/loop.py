@@ -77,9 +77,10 @@ class Trainer:
         self._check_batch()
         torch.manual_seed(self.cfg.seed)  # the same initial weights on every rank
         self.nets = self._build_nets()
-        self.optimizers = {name: build_optimizer(ocfg, self.nets[name].parameters())
+        self.optimizers = {name: build_optimizer(ocfg, self.nets[name].parameters(), self.device)
                            for name, ocfg in recipe.optimizers().items()}
-        self.ctx = StepContextImpl(self, self._wrap_for_ddp())
+        self.scaler = self._grad_scaler()
+        self.ctx = StepContextImpl(self, self._compiled(self._wrap_for_ddp()))
         self.phases: list[Phase] = recipe.phases()
         self.data = Dataset(dataset.spec, dataset.x.to(self.device),
                             None if dataset.y is None else dataset.y.to(self.device))
@@ -88,7 +89,7 @@ class Trainer:
         if self.dist.enabled:  # per-rank randomness (dropout, penalty interpolation) differs across ranks
             torch.manual_seed(self.cfg.seed + 7919 * (self.dist.rank + 1))
         self.step = 0
-        self.last_repeat, self.stash = True, {}
+        self.repeat_index, self.last_repeat, self.stash = 0, True, {}
         self.diagnostics = self._make_diagnostics(dataset) if self.cfg.diagnostics and self.dist.is_main else None
         self.evaluator = None
         if self.cfg.eval_every and self.dist.is_main:
@@ -110,6 +111,23 @@ class Trainer:
         if self.cfg.batch_size % unit:
             raise GankitError(f"batch_size={self.cfg.batch_size} must be divisible by {unit} "
                               f"({self.dist.world_size} ranks × pack {getattr(self.cfg, 'pack', 1)})")
+
+    def _grad_scaler(self):
+        """fp16 needs loss scaling against underflow; it exists for CUDA only (fp16 is unusably slow on CPUs)."""
+        if self.cfg.precision != "fp16":
+            return None
+        if self.device.type != "cuda":
+            raise GankitError("precision=fp16 needs a CUDA device; on the CPU use precision=bf16")
+        return torch.amp.GradScaler("cuda")
+
+    def _compiled(self, nets: dict[str, nn.Module]) -> dict[str, nn.Module]:
+        """torch.compile of the trained nets, if asked (the raw nets stay in self.nets for checkpoints)."""
+        if not self.cfg.compile:
+            return nets
+        if self.recipe.needs_double_backward():
+            raise GankitError(f"compile=true cannot be used with {self.recipe.name}'s penalty: torch.compile "
+                              "does not support the double backward it needs")
+        return {name: torch.compile(net) if name in self.optimizers else net for name, net in nets.items()}
 
     def _wrap_for_ddp(self) -> dict[str, nn.Module]:
         if not self.dist.enabled:
@@ -154,7 +172,8 @@ class Trainer:
 
     # ---------------------------------------------------------------- one step
     def autocast(self):
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16")
+        dtype = torch.float16 if self.cfg.precision == "fp16" else torch.bfloat16
+        return torch.autocast(self.device.type, dtype=dtype, enabled=self.cfg.precision != "fp32")
 
     def run_phase(self, phase: Phase) -> None:
         for name in self.optimizers:
@@ -164,11 +183,15 @@ class Trainer:
                 self.ctx.nets[name].require_backward_grad_sync = active
         with self.autocast():
             loss = phase.loss(self.ctx)
-        loss.backward()
+        (self.scaler.scale(loss) if self.scaler else loss).backward()
         for name in phase.nets:
+            if self.scaler:
+                self.scaler.unscale_(self.optimizers[name])
             if self._log_grads and (norm := grad_norm(self.nets[name])) is not None:
                 self.report(f"grad_norm/{name}", norm)
-            self.optimizers[name].step()
+            (self.scaler.step if self.scaler else lambda opt: opt.step())(self.optimizers[name])
+        if self.scaler:
+            self.scaler.update()
         for opt in self.optimizers.values():  # also drops gradients a phase left on nets it does not train
             opt.zero_grad(set_to_none=True)
         for hook in phase.post_step:
@@ -179,7 +202,7 @@ class Trainer:
         for phase in self.phases:
             repeats = phase.runs_at(self.step)
             for i in range(repeats):
-                self.last_repeat = i == repeats - 1
+                self.repeat_index, self.last_repeat = i, i == repeats - 1
                 self.run_phase(phase)
         self.stash.clear()  # nothing (no graph) outlives its step
         for name in self.recipe.ema_nets:
@@ -361,6 +384,7 @@ class StepContextImpl:
     step = property(lambda self: self.trainer.step)
     device = property(lambda self: self.trainer.device)
     batch_size = property(lambda self: self.trainer.batch_size)
+    repeat_index = property(lambda self: self.trainer.repeat_index)
     last_repeat = property(lambda self: self.trainer.last_repeat)
     stash = property(lambda self: self.trainer.stash)
 

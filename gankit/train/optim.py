@@ -8,11 +8,13 @@ from torch import nn
 from ..config import OptimConfig
 
 
-def build_optimizer(cfg: OptimConfig, params) -> torch.optim.Optimizer:
+def build_optimizer(cfg: OptimConfig, params, device: torch.device = torch.device("cpu")) -> torch.optim.Optimizer:
+    """Multi-tensor (foreach) kernels everywhere; Adam's fused kernel on CUDA."""
     params = list(params)
+    kernels = {"fused": True} if device.type == "cuda" else {"foreach": True}
     if cfg.name == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay,
-                                foreach=True)
+                                **kernels)
     if cfg.name == "rmsprop":
         return torch.optim.RMSprop(params, lr=cfg.lr, alpha=cfg.alpha, eps=cfg.eps, momentum=cfg.momentum,
                                    weight_decay=cfg.weight_decay, foreach=True)
