@@ -19,20 +19,9 @@ import torch
 
 import gankit
 from gankit.metrics.classifier import load_digit_classifier, split_mnist5k
+from gankit.metrics.image import fid_from_features
 from gankit.metrics.modes import kl_to_uniform
 from gankit.train import Trainer
-
-
-def frechet(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Fréchet distance between Gaussians fitted to two feature sets (the FID formula)."""
-    a, b = a.double(), b.double()
-    mu_a, mu_b = a.mean(0), b.mean(0)
-    ca, cb = torch.cov(a.T), torch.cov(b.T)
-    # tr(sqrt(ca cb)) from the eigenvalues of sqrt(ca) cb sqrt(ca), which is symmetric PSD
-    eva, va = torch.linalg.eigh(ca)
-    sqrt_a = va @ torch.diag(eva.clamp(min=0).sqrt()) @ va.T
-    ev = torch.linalg.eigvalsh(sqrt_a @ cb @ sqrt_a).clamp(min=0)
-    return float((mu_a - mu_b).pow(2).sum() + ca.trace() + cb.trace() - 2 * ev.sqrt().sum())
 
 
 @torch.no_grad()
@@ -45,7 +34,7 @@ def score(images: torch.Tensor, real_features: torch.Tensor) -> dict:
     return {"confident_fraction": round(float((conf >= 0.9).float().mean()), 4),
             "class_kl_to_uniform": round(kl_to_uniform(counts), 4),
             "classes_present": int((counts > 0).sum()),
-            "feature_frechet_distance": round(frechet(feats, real_features), 3)}
+            "feature_frechet_distance": round(fid_from_features(feats, real_features), 3)}
 
 
 def main(argv=None) -> int:
@@ -60,7 +49,7 @@ def main(argv=None) -> int:
     with torch.no_grad():
         real_feats = clf.features(data.batch(held_idx).x)
         half = len(train_idx) // 2
-        floor = frechet(clf.features(data.batch(train_idx[:half]).x), clf.features(data.batch(train_idx[half:]).x))
+        floor = fid_from_features(clf.features(data.batch(train_idx[:half]).x), clf.features(data.batch(train_idx[half:]).x))
     result = {"benchmark": "bf16_quality", "steps": args.steps, "seed": args.seed,
               "real_vs_real_frechet": round(floor, 3)}
     for precision in ("fp32", "bf16"):

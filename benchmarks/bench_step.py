@@ -14,6 +14,9 @@ plain loop), and gankit bf16 autocast + channels_last.
 
     python benchmarks/bench_step.py                # prints JSON
     python benchmarks/bench_step.py --rounds 3 --steps 5   # quicker, noisier
+
+Also: the machine's matmul peak (2048² fp32/bf16) and each runner's share of it; the WGAN-GP overhead
+over WGAN with the same nets, eager and lazy (`gp_overhead`); G's sampling throughput at batch 256.
 """
 
 import argparse
@@ -126,13 +129,7 @@ def bench_case(case: str, dataset, rounds: int, steps: int, warmup: int) -> dict
                "gankit_fp32": gankit_runner(case, dataset),  # defaults: channels_last on
                "gankit_fp32_nchw": gankit_runner(case, dataset, channels_last=False),
                "gankit_bf16_channels_last": gankit_runner(case, dataset, precision="bf16", channels_last=True)}
-    for fn in runners.values():
-        time_steps(fn, warmup)
-    times = {k: [] for k in runners}
-    for _ in range(rounds):
-        for name, fn in runners.items():
-            times[name] += time_steps(fn, steps)
-    med = {k: statistics.median(v) for k, v in times.items()}
+    med = interleaved_medians(runners, rounds, steps, warmup)
     flops = {k: flops_per_step(fn) for k, fn in runners.items()}
     plain = med["plain_fp32"]
     return {
@@ -142,8 +139,56 @@ def bench_case(case: str, dataset, rounds: int, steps: int, warmup: int) -> dict
         "speedup_gankit_bf16_cl_vs_plain_fp32": round(plain / med["gankit_bf16_channels_last"], 3),
         "gflop_per_step": {k: v and round(v / 1e9, 2) for k, v in flops.items()},
         "achieved_gflops": {k: flops[k] and round(flops[k] / med[k] / 1e9, 1) for k in runners},
-        "samples_per_runner": len(times["plain_fp32"]),
+        "samples_per_runner": rounds * steps,
     }
+
+
+def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
+    """Best GFLOP/s of an n×n matrix product: the machine's practical peak for dense math."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b
+    best = min(time_steps(lambda: a @ b, repeats))
+    return 2 * n ** 3 / best / 1e9
+
+
+def bench_gp_overhead(dataset, rounds: int, steps: int, warmup: int) -> dict:
+    """(WGAN-GP step) / (WGAN step) with the same nets (DCGAN, no norm in the critic, 5 critic steps),
+    the penalty on every critic step (eager) and on every 16th (lazy, weighted 16 λ)."""
+    nets = {**NETS, "D.norm": "none", "G.arch": "dcgan", "D.arch": "dcgan", "n_critic": 5,
+            "G_opt.name": "adam", "D_opt.name": "adam", "G_opt.lr": 1e-4, "D_opt.lr": 1e-4}
+    runners = {}
+    for name, recipe, extra in (("wgan", "wgan", {"critic_boost": False}), ("wgan_gp_eager", "wgan-gp", {}),
+                                ("wgan_gp_lazy16", "wgan-gp", {"gp_interval": 16})):
+        rec, _, _ = gankit.build(recipe, dataset, overrides={**nets, **extra})
+        runners[name] = Trainer(rec, dataset, None, progress=False).train_step
+    med = interleaved_medians(runners, rounds, steps, warmup)
+    return {"ms_per_G_step": {k: round(1000 * v, 1) for k, v in med.items()},
+            "ratio_eager": round(med["wgan_gp_eager"] / med["wgan"], 3),
+            "ratio_lazy16": round(med["wgan_gp_lazy16"] / med["wgan"], 3)}
+
+
+def bench_sampling(dataset, batch: int = 256, repeats: int = 10) -> dict:
+    """Images per second from G (eval mode, no graph), fp32 and bf16 autocast."""
+    out = {}
+    for precision in ("fp32", "bf16"):
+        rec, _, _ = gankit.build("dcgan", dataset, overrides={**NETS, "precision": precision})
+        nets = Trainer(rec, dataset, None, progress=False).nets
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            fn = lambda: rec.sample(nets, batch, ema=False)  # noqa: E731
+            time_steps(fn, 2)
+            best = statistics.median(time_steps(fn, repeats))
+        out[f"images_per_second_{precision}"] = round(batch / best, 1)
+    return out
+
+
+def interleaved_medians(runners: dict, rounds: int, steps: int, warmup: int) -> dict[str, float]:
+    for fn in runners.values():
+        time_steps(fn, warmup)
+    times = {k: [] for k in runners}
+    for _ in range(rounds):
+        for name, fn in runners.items():
+            times[name] += time_steps(fn, steps)
+    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def main(argv=None) -> int:
@@ -151,14 +196,24 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--steps", type=int, default=10, help="timed steps per runner per round")
     p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    p.add_argument("--cases", nargs="+", default=[*CASES, "gp_overhead", "sampling"],
+                   choices=[*CASES, "gp_overhead", "sampling"])
     args = p.parse_args(argv)
     dataset = gankit.load_dataset("mnist5k")
     result = {"benchmark": "bench_step", "torch": torch.__version__, "threads": torch.get_num_threads(),
-              "machine": platform.processor() or platform.machine(), "rounds": args.rounds, "steps": args.steps}
+              "machine": platform.processor() or platform.machine(), "rounds": args.rounds, "steps": args.steps,
+              "peak_gflops": {"fp32": round(matmul_peak(torch.float32), 1), "bf16": round(matmul_peak(torch.bfloat16), 1)}}
     for case in args.cases:
-        result[case] = bench_case(case, dataset, args.rounds, args.steps, args.warmup)
-        print(f"{case}: {result[case]['ms_per_G_step']}", file=sys.stderr)
+        if case == "gp_overhead":
+            result[case] = bench_gp_overhead(dataset, args.rounds, max(2, args.steps // 2), args.warmup)
+        elif case == "sampling":
+            result[case] = bench_sampling(dataset)
+        else:
+            result[case] = bench_case(case, dataset, args.rounds, args.steps, args.warmup)
+            share = {k: v and round(v / result["peak_gflops"]["bf16" if "bf16" in k else "fp32"], 3)
+                     for k, v in result[case]["achieved_gflops"].items()}
+            result[case]["share_of_peak"] = share
+        print(f"{case}: {json.dumps(result[case])[:300]}", file=sys.stderr)
     print(json.dumps(result, indent=2))
     return 0
 

@@ -78,6 +78,7 @@ import torch
 from torch import Tensor, nn
 
 from . import objectives
+from .argtypes import positive_int
 from .errors import GankitError
 
 METHODS = ("gan", "nsgan", "wgan", "wgan-gp", "instance-noise", "gan-gp-0.3", "gan-gp-1.0", "consensus",
@@ -381,16 +382,6 @@ def plot_lab(results: list[dict], path, grid: int = 10, lim: float = 2.0) -> Pat
 # ------------------------------------------------------------------------------ the command
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
-    return value
-
-
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Adds `gankit dirac`: the convergence lab of Mescheder et al. 2018 on the Dirac-GAN."""
     p = subparsers.add_parser("dirac", help="Dirac-GAN lab: which training methods converge (Mescheder 2018)")
@@ -398,7 +389,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help=f"methods to run (default: all): {', '.join(METHODS)}")
     p.add_argument("--schemes", nargs="+", choices=SCHEMES, metavar="SCHEME",
                    help=f"update schemes (default: all): {', '.join(SCHEMES)}")
-    p.add_argument("--steps", type=_positive_int, default=500, help="generator steps per run (default 500)")
+    p.add_argument("--steps", type=positive_int, default=500, help="generator steps per run (default 500)")
     p.add_argument("--json", action="store_true", help="print the results as JSON (without trajectories)")
     p.add_argument("--plot", metavar="FILE", help="write the trajectories over each vector field to FILE (.png)")
     return p

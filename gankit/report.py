@@ -8,12 +8,11 @@ the one file can be mailed or uploaded; the Markdown links the PNGs in `report/`
 
 import base64
 import html
-import json
 from pathlib import Path
 
 from . import viz
 from .train.run import load_info
-from .train.stats import read_stats
+from .train.stats import read_jsonl, read_stats
 
 CURVE_GROUPS = {
     "losses": ("loss/",),
@@ -24,18 +23,6 @@ CURVE_GROUPS = {
     "metrics": ("metric/",),
 }
 MAX_GRIDS = 8
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except ValueError:
-            continue
-    return rows
 
 
 def latest_metrics(run_dir: Path) -> dict:

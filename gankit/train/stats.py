@@ -67,17 +67,21 @@ class StatsWriter:
             self._tb = None
 
 
-def read_stats(run_dir: Path) -> list[dict]:
-    path = Path(run_dir) / "stats.jsonl"
-    if not path.exists():
+def read_jsonl(path: Path) -> list[dict]:
+    """The records of a JSON-lines file (a line torn by a crash is skipped); [] if it is missing."""
+    if not Path(path).exists():
         return []
     rows = []
-    for line in path.read_text().splitlines():
+    for line in Path(path).read_text().splitlines():
         try:
             rows.append(json.loads(line))
         except ValueError:
-            continue  # a line torn by a crash
+            continue
     return rows
+
+
+def read_stats(run_dir: Path) -> list[dict]:
+    return read_jsonl(Path(run_dir) / "stats.jsonl")
 
 
 def truncate_after(run_dir: Path, step: int) -> None:
