@@ -45,6 +45,8 @@ def build_parser() -> Parser:
                    help="override a config value, e.g. --set D_opt.lr=1e-4 (repeatable)")
     t.add_argument("--out", default="runs", help="folder that holds run folders (default: runs)")
     t.add_argument("--seed", type=nonnegative_int, help="random seed")
+    t.add_argument("--precision", choices=["fp32", "bf16", "fp16"],
+                   help="compute precision (same as --set precision=...; fp16 needs CUDA)")
     t.add_argument("--resume", metavar="RUN", help="continue RUN from its latest checkpoint")
     t.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     t.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
@@ -111,7 +113,7 @@ def cmd_train(args) -> int:
     from . import api
 
     if args.resume:
-        if args.recipe or args.data or args.preset or args.overrides or args.seed is not None:
+        if args.recipe or args.data or args.preset or args.overrides or args.seed is not None or args.precision:
             raise GankitError("--resume takes only --steps, --device and --no-progress (the run keeps its config)")
         run = api.resume(args.resume, steps=args.steps, device=args.device, progress=not args.no_progress)
         return finished(run)
@@ -122,6 +124,8 @@ def cmd_train(args) -> int:
         overrides["steps"] = args.steps
     if args.seed is not None:
         overrides["seed"] = args.seed
+    if args.precision:
+        overrides["precision"] = args.precision
     if args.dry_run:
         return dry_run(args, overrides)
     run = api.train(args.recipe, args.data, preset=args.preset, overrides=overrides, out=args.out,

@@ -178,3 +178,20 @@ def test_conditioning_needs_labels(ring):
     unlabelled = gankit.from_tensors(ring.x[:100])
     with pytest.raises(gankit.GankitError, match="needs labelled data"):
         make("gan", unlabelled, condition="cgan")
+
+
+@pytest.mark.parametrize("name", ["gan", "dcgan", "r1"])
+def test_one_sided_label_smoothing_on_bce_recipes(tiny_images, name):
+    recipe = make(name, tiny_images, label_smoothing=0.1)
+    real, fake = torch.tensor([2.0]), torch.tensor([0.0])
+    from gankit.objectives import d_minimax
+
+    assert torch.allclose(recipe.objective().d(real, fake), d_minimax(real, fake, real_label=0.9))
+    trainer = Trainer(recipe, tiny_images, progress=False)
+    trainer.train_step()
+    assert all(torch.isfinite(torch.tensor(v)) for v in trainer.stats.summary().values())
+
+
+def test_label_smoothing_is_refused_for_critics(tiny_images):
+    with pytest.raises(gankit.GankitError, match="needs a probabilistic"):
+        make("wgan-gp", tiny_images, label_smoothing=0.1)

@@ -19,6 +19,7 @@ Each concrete recipe (gan, dcgan, wgan, wgan-gp, r1) is a small file that sets
 its objective, penalties, hooks, defaults and presets.
 """
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -35,7 +36,7 @@ from ..nets import build_discriminator, build_generator
 from ..errors import GankitError
 from ..nets.heads import CONDITIONS
 from ..nets.layers import pack
-from ..objectives import Objective, mean_probability
+from ..objectives import Objective, d_minimax, mean_probability
 from ..objectives.adversarial import SATURATED_LOGIT
 from ..objectives.remedies import RunningMean, feature_matching, unrolled_parameters
 from .base import Hook, Phase, Recipe, StepContext
@@ -54,6 +55,8 @@ class AdversarialConfig(C.TrainConfig):
     condition: Literal["none", "cgan", "projection", "acgan"] = param(
         "none", "class conditioning: cgan (labels concatenated to G's z and D's input), projection, acgan")
     acgan_weight: float = param(1.0, "weight of ACGAN's auxiliary classification losses", min=0.0)
+    label_smoothing: float = param(0.0, "one-sided label smoothing: D's real target = 1 - this (BCE losses)",
+                                   min=0.0, max=0.5)
     pack: int = param(1, "PacGAN: D judges this many samples at once (1 = off; paper 2-4)", min=1, max=16)
     g_objective: Literal["adversarial", "feature_matching"] = param(
         "adversarial", "G's loss: the objective's, or feature matching on D's features (Salimans 2016)")
@@ -68,7 +71,7 @@ class AdversarialRecipe(Recipe):
     cfg: AdversarialConfig
 
     # -- what subclasses customize -----------------------------------------------------------
-    def objective(self) -> Objective:
+    def base_objective(self) -> Objective:
         raise NotImplementedError
 
     def d_penalty(self, ctx: StepContext, real: Tensor, fake: Tensor, y: Tensor | None) -> Tensor | None:
@@ -86,6 +89,18 @@ class AdversarialRecipe(Recipe):
         return []
 
     # -- settings ---------------------------------------------------------------------------
+    @functools.cached_property
+    def _objective(self) -> Objective:
+        base = self.base_objective()
+        if not self.cfg.label_smoothing:
+            return base
+        return Objective(base.name, functools.partial(d_minimax, real_label=1.0 - self.cfg.label_smoothing),
+                         base.g, base.probabilistic)
+
+    def objective(self) -> Objective:
+        """The recipe's objective, with one-sided label smoothing of the real target if asked."""
+        return self._objective
+
     @property
     def conditional(self) -> bool:
         return self.cfg.condition != "none"
@@ -96,6 +111,9 @@ class AdversarialRecipe(Recipe):
             raise GankitError(f"condition={cfg.condition} needs labelled data; {self.spec.name} has no classes")
         if cfg.pack > 1 and (self.conditional or cfg.batch_size % cfg.pack):
             raise GankitError(f"pack={cfg.pack} needs an unconditional recipe and batch_size divisible by it")
+        if cfg.label_smoothing and not self.base_objective().probabilistic:
+            raise GankitError(f"label_smoothing needs a probabilistic (BCE) loss; {self.name} uses "
+                              f"{self.base_objective().name}")
         if cfg.unroll_steps and cfg.D.norm == "batch":
             raise GankitError("unroll_steps needs a discriminator without BatchNorm (set D.norm=layer or none)")
 

@@ -5,18 +5,17 @@
   loss's gradient vanishes: the discriminator-dominance problem of the course.
   The default is the non-saturating -log D(G(z)) (paper §3).
 - Dropout in D (on by default, 0.2) is the regularizer the course names for D.
-- `loss` also offers hinge and least squares; `label_smoothing` gives
-  one-sided label smoothing (Salimans et al. 2016).
+- `loss` also offers hinge and least squares; `label_smoothing` (shared by the
+  family, adversarial.py) gives one-sided label smoothing (Salimans et al. 2016).
 Nets: MLPs, or DCGAN convnets for square images (`G.arch`, `D.arch`).
 """
 
-import functools
 from dataclasses import dataclass
 from typing import Literal
 
 from ..config import DNetConfig, NetConfig, d_net, nested, param
 from ..errors import GankitError
-from ..objectives import OBJECTIVES, Objective, d_minimax
+from ..objectives import OBJECTIVES, Objective
 from .adversarial import AdversarialConfig, AdversarialRecipe
 from .base import register
 
@@ -31,7 +30,6 @@ TOY_NETS = {"z_dim": 2, "G.arch": "mlp", "D.arch": "mlp", "G.width": 256, "D.wid
 class GANConfig(AdversarialConfig):
     loss: Literal["minimax", "hinge", "least_squares"] = param("minimax", "adversarial objective")
     saturating: bool = param(False, "minimax only: train G on log(1 - D(G(z))) instead of -log D(G(z))")
-    label_smoothing: float = param(0.0, "one-sided label smoothing: real target = 1 - this", min=0.0, max=0.5)
     D: DNetConfig = nested(lambda: d_net(dropout=0.2), "discriminator network")
 
 
@@ -54,18 +52,8 @@ class GAN(AdversarialRecipe):
         super().check()
         if self.cfg.saturating and self.cfg.loss != "minimax":
             raise GankitError(f"saturating=true needs loss=minimax (got loss={self.cfg.loss})")
-        if self.cfg.label_smoothing and self.cfg.loss != "minimax":
-            raise GankitError("label_smoothing applies to loss=minimax only")
 
-    @functools.cached_property
-    def _objective(self) -> Objective:
+    def base_objective(self) -> Objective:
         if self.cfg.loss == "minimax":
-            base = OBJECTIVES["minimax" if self.cfg.saturating else "nonsaturating"]
-            if self.cfg.label_smoothing:
-                d = functools.partial(d_minimax, real_label=1.0 - self.cfg.label_smoothing)
-                return Objective(base.name, d, base.g, True)
-            return base
+            return OBJECTIVES["minimax" if self.cfg.saturating else "nonsaturating"]
         return OBJECTIVES[self.cfg.loss]
-
-    def objective(self) -> Objective:
-        return self._objective

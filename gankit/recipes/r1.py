@@ -43,7 +43,7 @@ class R1GAN(AdversarialRecipe):
     def needs_double_backward(self) -> bool:
         return self.cfg.gamma > 0 or super().needs_double_backward()
 
-    def objective(self) -> Objective:
+    def base_objective(self) -> Objective:
         return OBJECTIVES["nonsaturating"]
 
     @property

@@ -48,7 +48,7 @@ class WGAN(AdversarialRecipe):
     auto_preset = {"points": "toy", "table": "toy"}
     cfg: WGANConfig
 
-    def objective(self) -> Objective:
+    def base_objective(self) -> Objective:
         return OBJECTIVES["wasserstein"]
 
     def n_critic(self, step: int) -> int:

@@ -62,7 +62,7 @@ class WGANGP(AdversarialRecipe):
     def needs_double_backward(self) -> bool:
         return self.cfg.gp_weight > 0 or super().needs_double_backward()
 
-    def objective(self) -> Objective:
+    def base_objective(self) -> Objective:
         return OBJECTIVES["wasserstein"]
 
     def d_penalty(self, ctx: StepContext, real: Tensor, fake: Tensor, y: Tensor | None) -> Tensor | None:
