@@ -132,3 +132,21 @@ def test_sample_by_class_and_class_grid_in_report(tmp_path, capsys):
     assert "not a class of digits" in capsys.readouterr().err
     assert run_cli("report", run) == 0
     assert (run / "report" / "classes.png").exists() and "Samples by class" in (run / "report.md").read_text()
+
+
+def test_out_path_that_is_a_file_is_a_clear_error(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert run_cli("train", "gan", "--data", "ring8", "--preset", "smoke", "--out", blocker / "runs") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and len(err.splitlines()) == 1
+
+
+def test_resume_from_a_torn_checkpoint_is_a_clear_error(tmp_path, capsys):
+    assert run_cli("train", "gan", "--data", "ring8", "--preset", "smoke", "--out", tmp_path, "--no-progress") == 0
+    run = tmp_path / "gan-ring8-000"
+    weights = sorted((run / "checkpoints").glob("*.safetensors"))[-1]
+    weights.write_bytes(weights.read_bytes()[:100])
+    capsys.readouterr()
+    assert run_cli("train", "--resume", run, "--steps", "5", "--no-progress") == 2
+    assert "unreadable weights" in capsys.readouterr().err

@@ -116,10 +116,13 @@ def read_header(path: Path) -> dict:
 def load_weights(path: Path, nets: dict[str, nn.Module], strict: bool = True) -> None:
     """Load the weights file into `nets` (by net-name prefix)."""
     grouped: dict[str, dict[str, torch.Tensor]] = {}
-    with safe_open(str(path), framework="pt") as f:
-        for key in f.keys():
-            name, _, param = key.partition(".")
-            grouped.setdefault(name, {})[param] = f.get_tensor(key)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            for key in f.keys():
+                name, _, param = key.partition(".")
+                grouped.setdefault(name, {})[param] = f.get_tensor(key)
+    except Exception as e:  # truncated or not safetensors at all
+        raise GankitError(f"{path}: unreadable weights ({str(e).splitlines()[0]})") from None
     for name, net in nets.items():
         if name not in grouped:
             if strict:
