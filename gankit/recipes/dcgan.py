@@ -29,7 +29,7 @@ class DCGAN(GAN):
         "smoke": SMOKE,
         "paper": {"batch_size": 128},
         # `gankit demo`: 32x32 MNIST digits in a few CPU minutes (bf16 autocast; channels_last is the default).
-        "demo": {"steps": 4500, "precision": "bf16", "log_every": 50, "sample_every": 500, "ckpt_every": 1000,
+        "demo": {"steps": 4500, "precision": "bf16", "log_every": 100, "sample_every": 500, "ckpt_every": 1000,
                  "max_minutes": 6.0},
         "fast": {"precision": "bf16"},
     }

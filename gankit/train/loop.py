@@ -401,5 +401,7 @@ class StepContextImpl:
 def _progress_bar(total: int, initial: int, enabled: bool):
     from tqdm import tqdm
 
+    # In a terminal the bar redraws twice a second; in a log file (not a TTY) every 30 s.
+    interval = 0.5 if sys.stderr.isatty() else 30.0
     return tqdm(total=total, initial=initial, disable=not enabled, unit="step", dynamic_ncols=True,
-                file=sys.stderr, leave=True)
+                file=sys.stderr, leave=True, mininterval=interval)
