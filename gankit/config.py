@@ -80,6 +80,7 @@ class TrainConfig:
     resolution: int = param(0, "image side in pixels (0 = the dataset's own; folders default to 64)", min=0, max=1024)
     channels: int = param(0, "image channels for folders (0 = detect, 1 = grayscale, 3 = RGB)", choices=(0, 1, 3))
     ema: float = param(0.999, "EMA decay of G_ema per step (0 = no EMA copy)", min=0.0, max=0.99999)
+    lr_decay: Literal["none", "linear"] = param("none", "learning rates: constant, or linear decay to 0 at `steps`")
     precision: Literal["fp32", "bf16", "fp16"] = param(
         "fp32", "compute precision: bf16 autocast, or fp16 autocast with loss scaling (CUDA only)")
     compile: bool = param(False, "torch.compile the trained networks (little gain on CPU; not with penalties)")

@@ -167,3 +167,15 @@ def test_compiled_networks_train(ring):
     trainer = smoke_trainer("gan", ring, compile=True)
     trainer.fit()
     assert all(torch.isfinite(p).all() for p in trainer.nets["G"].parameters())
+
+
+def test_linear_lr_decay_follows_the_step(ring):
+    trainer = smoke_trainer("gan", ring, steps=4, lr_decay="linear")
+    base = trainer.optimizers["G"].param_groups[0]["lr"]
+    seen = []
+    for _ in range(4):
+        trainer.train_step()
+        seen.append(trainer.optimizers["G"].param_groups[0]["lr"] / base)
+    assert seen == [1.0, 0.75, 0.5, 0.25]
+    state = trainer.optimizers["G"].state_dict()["param_groups"][0]
+    assert state["base_lr"] == base  # saved with the optimizer: a resumed run continues the schedule

@@ -197,7 +197,19 @@ class Trainer:
         for hook in phase.post_step:
             hook(self.nets)
 
+    def set_learning_rates(self) -> None:
+        """Linear decay to 0 at cfg.steps (WGAN-GP's CIFAR schedule), computed from the step alone, so a
+        resumed run follows the same schedule without scheduler state."""
+        if self.cfg.lr_decay == "none":
+            return
+        factor = max(0.0, 1.0 - self.step / self.cfg.steps)
+        for opt in self.optimizers.values():
+            for group in opt.param_groups:
+                group.setdefault("base_lr", group["lr"])
+                group["lr"] = group["base_lr"] * factor
+
     def train_step(self) -> None:
+        self.set_learning_rates()
         self._log_grads = (self.step + 1) % self.cfg.log_every == 0
         for phase in self.phases:
             repeats = phase.runs_at(self.step)
