@@ -45,9 +45,10 @@ class WGANGP(AdversarialRecipe):
     description = "Gulrajani et al. 2017: WGAN critic with gradient penalty λ=10, Adam(1e-4, 0.5, 0.9)"
     presets = {
         "smoke": {**SMOKE, "n_critic": 2},
-        # The paper's toy setting (gan_toy.py: λ 0.1, 3 ReLU layers, batch 256) on standardized data,
-        # with lr 1e-3: 25/25 grid modes with > 90% high-quality samples from G_ema in 6,000 steps.
-        "toy": {**TOY_NETS, "D.norm": "none", "steps": 6000, "gp_weight": 0.1, "G_opt.lr": 1e-3, "D_opt.lr": 1e-3},
+        # The paper's toy setting (gan_toy.py: λ 0.1, 3 ReLU layers, batch 256) on standardized data, with
+        # lr 1e-3 decayed linearly to 0: 25/25 grid modes, > 90% high-quality samples in 6,000 steps.
+        "toy": {**TOY_NETS, "D.norm": "none", "steps": 6000, "gp_weight": 0.1, "G_opt.lr": 1e-3, "D_opt.lr": 1e-3,
+                "lr_decay": "linear"},
         "beta0": {"G_opt.betas": (0.0, 0.9), "D_opt.betas": (0.0, 0.9)},
         "lazy": {"gp_interval": 16},
     }
