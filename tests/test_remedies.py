@@ -5,7 +5,7 @@ import torch
 
 import gankit
 from gankit.nets.heads import Head
-from gankit.nets.layers import MinibatchDiscrimination, MinibatchStd, pack
+from gankit.nets.layers import MinibatchDiscrimination, MinibatchStd, need_double_backward, pack
 from gankit.objectives.remedies import RunningMean, feature_matching, unrolled_parameters
 from gankit.recipes import load_all, resolve_config
 from gankit.train import Trainer, checkpoint
@@ -100,6 +100,20 @@ def test_minibatch_discrimination_o_matches_the_formula():
     expected = torch.stack([torch.stack([sum(torch.exp(-(M[i, b] - M[j, b]).abs().sum()) for j in range(5))
                                          for b in range(2)]) for i in range(5)])
     assert torch.allclose(layer(f)[:, 3:], expected, atol=1e-6)
+
+
+def test_minibatch_discrimination_fast_and_twice_differentiable_paths_agree():
+    torch.manual_seed(0)
+    layer = MinibatchDiscrimination(6, kernels=4, kernel_dim=3)
+    f = torch.randn(7, 6, requires_grad=True)
+    fast = layer(f)
+    (g_fast,) = torch.autograd.grad(fast.pow(2).sum(), f)
+    need_double_backward(layer)
+    slow = layer(f)
+    (g_slow,) = torch.autograd.grad(slow.pow(2).sum(), f, create_graph=True)
+    assert torch.allclose(fast, slow, atol=1e-5) and torch.allclose(g_fast, g_slow, atol=1e-4)
+    g_slow.pow(2).sum().backward()  # the R1 / WGAN-GP / unrolled path: a gradient of a gradient
+    assert torch.isfinite(layer.T.grad).all() and layer.T.grad.abs().sum() > 0
 
 
 def test_minibatch_std_appends_the_group_std():

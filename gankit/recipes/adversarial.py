@@ -35,7 +35,7 @@ from ..data.base import to_data_space
 from ..nets import build_discriminator, build_generator
 from ..errors import GankitError
 from ..nets.heads import CONDITIONS
-from ..nets.layers import pack
+from ..nets.layers import need_double_backward, pack
 from ..objectives import Objective, d_minimax, mean_probability
 from ..objectives.adversarial import SATURATED_LOGIT
 from ..objectives.remedies import RunningMean, feature_matching, unrolled_parameters
@@ -125,6 +125,8 @@ class AdversarialRecipe(Recipe):
         classes = self.spec.num_classes if self.conditional else 0
         nets = {"G": build_generator(self.cfg.G, self.spec, self.cfg.z_dim, classes),
                 "D": build_discriminator(self.cfg.D, self.spec, self.cfg.condition, self.cfg.pack)}
+        if self.needs_double_backward():
+            need_double_backward(nets["D"])
         if self.cfg.historical_averaging:
             nets.update(G_hist=RunningMean(nets["G"]), D_hist=RunningMean(nets["D"]))
         return nets
