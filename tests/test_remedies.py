@@ -14,6 +14,7 @@ SWITCHES = {
     "cgan": {"condition": "cgan"},
     "projection": {"condition": "projection"},
     "acgan": {"condition": "acgan"},
+    "acgan-real-labels": {"condition": "acgan", "acgan_fake_labels": False},
     "pack2": {"pack": 2},
     "minibatch-disc": {"D.minibatch_kernels": 6, "D.minibatch_kernel_dim": 3},
     "mbstd": {"D.mbstd_group": 4},
@@ -179,6 +180,16 @@ def test_conditional_sampler_returns_the_requested_classes(tiny_images, conditio
     assert x.shape == (4, 1, 16, 16)
     again = model.sample(4, seed=0, y=torch.tensor([0, 2, 0, 1]))
     assert torch.equal(x[2:], again[2:]) and not torch.equal(x[0], again[0])  # the label changes the sample
+
+
+@pytest.mark.parametrize("fake_labels", [True, False])
+def test_acgan_fake_labels_switch_decides_whether_D_classifies_fakes(tiny_images, fake_labels):
+    trainer = Trainer(make("dcgan", tiny_images, condition="acgan", acgan_fake_labels=fake_labels), tiny_images,
+                      progress=False)
+    trainer.train_step()
+    stats = trainer.stats.summary()
+    assert "loss/class_D_real" in stats and "loss/class_G" in stats
+    assert ("loss/class_D_fake" in stats) == fake_labels
 
 
 def test_unconditional_model_refuses_classes(tiny_images):

@@ -55,6 +55,8 @@ class AdversarialConfig(C.TrainConfig):
     condition: Literal["none", "cgan", "projection", "acgan"] = param(
         "none", "class conditioning: cgan (labels concatenated to G's z and D's input), projection, acgan")
     acgan_weight: float = param(1.0, "weight of ACGAN's auxiliary classification losses", min=0.0)
+    acgan_fake_labels: bool = param(True, "ACGAN: D's classifier also learns fakes' requested labels (paper eq. 3); "
+                                          "false: real digits only, so G cannot satisfy it with a private code")
     label_smoothing: float = param(0.0, "one-sided label smoothing: D's real target = 1 - this (BCE losses)",
                                    min=0.0, max=0.5)
     pack: int = param(1, "PacGAN: D judges this many samples at once (1 = off; paper 2-4)", min=1, max=16)
@@ -184,7 +186,8 @@ class AdversarialRecipe(Recipe):
             ctx.stash["real"] = batch
         extras = [self.d_penalty(ctx, self.d_input(batch.x), self.d_input(fake), y),
                   self.acgan_loss(ctx, c_real, y, "D_real") if self.cfg.condition == "acgan" else None,
-                  self.acgan_loss(ctx, c_fake, y, "D_fake") if self.cfg.condition == "acgan" else None,
+                  self.acgan_loss(ctx, c_fake, y, "D_fake") if self.cfg.condition == "acgan"
+                  and self.cfg.acgan_fake_labels else None,
                   self.history_penalty(ctx, "D")]
         return loss + sum(e for e in extras if e is not None)
 
