@@ -19,9 +19,9 @@ import sys
 import time
 
 import torch
+from bench_modes import split_variant  # same `recipe+key=value` variants
 
 import gankit
-from gankit import config as C
 from gankit.evaluate import Evaluator
 from gankit.metrics.features import digit_features
 from gankit.metrics.image import fid_from_features
@@ -32,8 +32,8 @@ IMAGE_NETS = {"G.arch": "dcgan", "D.arch": "dcgan", "precision": "bf16", "tensor
 
 
 def train(variant: str, data, minutes: float, seed: int):
-    recipe, *sets = variant.split("+")
-    overrides = {**IMAGE_NETS, "seed": seed, "steps": 10**7, **C.parse_set_args(sets)}
+    recipe, sets = split_variant(variant)
+    overrides = {**IMAGE_NETS, "seed": seed, "steps": 10**7, **sets}
     rec, ds, _ = gankit.build(recipe, data, overrides=overrides)
     trainer = Trainer(rec, ds, None, progress=False)
     cpu, wall = time.process_time(), time.perf_counter()
