@@ -69,10 +69,11 @@ class StatsWriter:
 
 def read_jsonl(path: Path) -> list[dict]:
     """The records of a JSON-lines file (a line torn by a crash is skipped); [] if it is missing."""
-    if not Path(path).exists():
+    path = Path(path)
+    if not path.exists():
         return []
     rows = []
-    for line in Path(path).read_text().splitlines():
+    for line in path.read_text().splitlines():
         try:
             rows.append(json.loads(line))
         except ValueError:
