@@ -6,10 +6,13 @@ checked every 25 steps), then G_ema is scored:
   mnist5k        FID, KID, precision/recall, density/coverage, class coverage (`gankit eval` metrics);
                  conditional variants also: accuracy = fraction of samples the classifier assigns to the
                  requested class (1,000 per class), and class-wise FID (mean over the 10 classes)
-  stacked-mnist  modes out of 1,000 and KL to uniform over 26,000 samples (VEEGAN/PacGAN protocol)
+  stacked-mnist  modes out of 1,000 and KL to uniform over 26,000 samples (VEEGAN/PacGAN protocol);
+                 `--real-floor` first scores 26,000 real stacked images the same way: the best a perfect G
+                 could show through this classifier and sample size
 
     python benchmarks/bench_images.py --data mnist5k --minutes 4 --variants gan dcgan wgan wgan-gp r1
     python benchmarks/bench_images.py --data stacked-mnist --minutes 6 --variants dcgan dcgan+pack=2
+    python benchmarks/bench_images.py --data stacked-mnist --real-floor --variants   # the real data alone
     python benchmarks/bench_images.py --data mnist5k --minutes 4 --variants dcgan+condition=acgan
 """
 
@@ -24,7 +27,7 @@ from bench_modes import split_variant  # same `recipe+key=value` variants
 import gankit
 from gankit.evaluate import Evaluator
 from gankit.metrics.features import digit_features
-from gankit.metrics.image import fid_from_features
+from gankit.metrics.image import STACKED_MNIST_SAMPLES, fid_from_features, stacked_mnist_modes
 from gankit.train import Trainer
 
 IMAGE_NETS = {"G.arch": "dcgan", "D.arch": "dcgan", "precision": "bf16", "tensorboard": False, "diagnostics": False,
@@ -56,19 +59,33 @@ def conditional_scores(rec, nets, data, per_class: int = 1000) -> dict:
             "classwise_fid": round(sum(fids) / len(fids), 3)}
 
 
+def stacked_real_floor(data, seed: int) -> dict:
+    """Stacked MNIST scores of real stacked images, drawn with replacement like a generator's samples."""
+    x = data.all().x
+    pick = torch.randint(len(x), (STACKED_MNIST_SAMPLES,), generator=torch.Generator().manual_seed(seed))
+    scores = stacked_mnist_modes(x[pick], digit_features())
+    return {"variant": "real data", "data": "stacked-mnist", "seed": seed, "stacked_modes": scores["modes"],
+            "stacked_kl": round(scores["kl"], 4)}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--data", default="mnist5k")
-    p.add_argument("--variants", nargs="+", default=["gan", "dcgan", "wgan", "wgan-gp", "r1"])
+    p.add_argument("--variants", nargs="*", default=["gan", "dcgan", "wgan", "wgan-gp", "r1"])
     p.add_argument("--minutes", type=float, default=4.0)
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    p.add_argument("--real-floor", action="store_true", help="stacked-mnist: also score real stacked images")
     args = p.parse_args(argv)
+    if args.real_floor and args.data != "stacked-mnist":
+        p.error("--real-floor is for --data stacked-mnist")
     if args.threads:
         torch.set_num_threads(args.threads)
     data = gankit.load_dataset(args.data)
     evaluator = Evaluator(data, "auto")
-    rows = []
+    rows = [stacked_real_floor(data, seed) for seed in args.seeds] if args.real_floor else []
+    for row in rows:
+        print(json.dumps(row), file=sys.stderr, flush=True)
     for variant in args.variants:
         for seed in args.seeds:
             rec, trainer, cost = train(variant, data, args.minutes, seed)
