@@ -27,7 +27,7 @@ from bench_modes import split_variant  # same `recipe+key=value` variants
 import gankit
 from gankit.evaluate import Evaluator
 from gankit.metrics.features import digit_features
-from gankit.metrics.image import STACKED_MNIST_SAMPLES, fid_from_features, stacked_mnist_modes
+from gankit.metrics.image import fid_from_features
 from gankit.train import Trainer
 
 IMAGE_NETS = {"G.arch": "dcgan", "D.arch": "dcgan", "precision": "bf16", "tensorboard": False, "diagnostics": False,
@@ -59,13 +59,11 @@ def conditional_scores(rec, nets, data, per_class: int = 1000) -> dict:
             "classwise_fid": round(sum(fids) / len(fids), 3)}
 
 
-def stacked_real_floor(data, seed: int) -> dict:
-    """Stacked MNIST scores of real stacked images, drawn with replacement like a generator's samples."""
-    x = data.all().x
-    pick = torch.randint(len(x), (STACKED_MNIST_SAMPLES,), generator=torch.Generator().manual_seed(seed))
-    scores = stacked_mnist_modes(x[pick], digit_features())
-    return {"variant": "real data", "data": "stacked-mnist", "seed": seed, "stacked_modes": scores["modes"],
-            "stacked_kl": round(scores["kl"], 4)}
+def stacked_real_floor(evaluator: Evaluator, seed: int) -> dict:
+    """The evaluator's scores of real stacked images, drawn with replacement like a generator's samples."""
+    x = evaluator.dataset.all().x
+    pick = torch.randint(len(x), (evaluator.n,), generator=torch.Generator().manual_seed(seed))
+    return {"variant": "real data", "data": "stacked-mnist", "seed": seed, **evaluator.score(x[pick])}
 
 
 def main(argv=None) -> int:
@@ -83,19 +81,22 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     data = gankit.load_dataset(args.data)
     evaluator = Evaluator(data, "auto")
-    rows = [stacked_real_floor(data, seed) for seed in args.seeds] if args.real_floor else []
-    for row in rows:
+    rows = []
+
+    def add(row: dict) -> None:
+        row = {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
         print(json.dumps(row), file=sys.stderr, flush=True)
+        rows.append(row)
+
+    for seed in args.seeds if args.real_floor else ():
+        add(stacked_real_floor(evaluator, seed))
     for variant in args.variants:
         for seed in args.seeds:
             rec, trainer, cost = train(variant, data, args.minutes, seed)
             scores = evaluator(rec, trainer.nets)
             if rec.cfg.condition != "none":
                 scores.update(conditional_scores(rec, trainer.nets, data))
-            row = {"variant": variant, "data": args.data, "seed": seed, **cost,
-                   **{k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()}}
-            print(json.dumps(row), file=sys.stderr, flush=True)
-            rows.append(row)
+            add({"variant": variant, "data": args.data, "seed": seed, **cost, **scores})
     print(json.dumps({"benchmark": "bench_images", "cpu_minutes": args.minutes, "threads": torch.get_num_threads(),
                       "data": args.data, "runs": rows}, indent=2))
     return 0
