@@ -20,7 +20,7 @@ import torch
 import gankit
 from gankit.metrics.classifier import load_digit_classifier, split_mnist5k
 from gankit.metrics.image import fid_from_features
-from gankit.metrics.modes import kl_to_uniform
+from gankit.metrics import histogram_kl
 from gankit.train import Trainer
 
 
@@ -32,7 +32,7 @@ def score(images: torch.Tensor, real_features: torch.Tensor) -> dict:
     conf, pred = probs.max(1)
     counts = torch.bincount(pred, minlength=10)
     return {"confident_fraction": round(float((conf >= 0.9).float().mean()), 4),
-            "class_kl_to_uniform": round(kl_to_uniform(counts), 4),
+            "class_kl_to_uniform": round(histogram_kl(counts), 4),
             "classes_present": int((counts > 0).sum()),
             "feature_frechet_distance": round(fid_from_features(feats, real_features), 3)}
 

@@ -2,48 +2,75 @@
 
     import gankit
     run = gankit.train("wgan-gp", "grid25", steps=2000)          # a run folder under runs/
-    model = gankit.load(run.path)                                  # or a .safetensors checkpoint
-    x = model.sample(16, seed=0)                                   # tensor in data space
+    pipe = gankit.load(run.path)                                   # or a .safetensors checkpoint
+    x = pipe.sample(16, seed=0)                                    # tensor in data space
+    out = pipe(16, seed=0)                                         # Samples: .data and .meta
     gankit.resume(run.path, steps=4000)                            # continue to step 4000
+
+Recipes with several data sources take a mapping: `gankit.train("adain", {"content": ..., "style": ...})`.
 """
 
 import platform
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from torch import Tensor, nn
 
 from . import __version__
 from . import config as C
-from .data import DataSpec, Dataset, kind_of, load_dataset
+from .data import Dataset, kind_of, load_dataset
 from .errors import GankitError
-from .recipes.base import Recipe, config_from_dict, get_recipe, resolve_config
+from .log import warn
+from .pipelines import Pipeline, RunPipeline
+from .recipes.base import Recipe, config_from_dict, get_recipe, resolve_config, specs_from_header
 from .train import Trainer, checkpoint, dist
-from .train.loop import pick_device
-from .train.optim import ema_copy
 from .train.run import load_info, new_run_dir, save_info
 from .train.stats import StatsWriter, read_stats
 
+DataArg = str | Dataset | Mapping[str, str | Dataset]
+Model = RunPipeline  # the name earlier versions used for a loaded run
+
 
 def load_data(data: str | Dataset, cfg: C.TrainConfig) -> Dataset:
-    if isinstance(data, Dataset):
+    if isinstance(data, Dataset) or not isinstance(data, str):
         return data
     return load_dataset(data, resolution=cfg.resolution, channels=cfg.channels)
 
 
-def build(recipe: str, data: str | Dataset, preset: str | None = None, overrides: dict | None = None
-          ) -> tuple[Recipe, Dataset, str]:
-    """Resolve the config (defaults → preset → overrides), load the data, construct the recipe."""
+def source_args(recipe_cls: type[Recipe], data: DataArg) -> dict[str, str | Dataset]:
+    """{source name: dataset or its name}; a single dataset feeds the recipe's first source."""
+    if not isinstance(data, Mapping):
+        return {recipe_cls.sources[0]: data}
+    unknown = [k for k in data if k not in recipe_cls.sources]
+    if unknown:
+        raise GankitError(f"{recipe_cls.name} has no data source {unknown[0]!r}; its sources: "
+                          f"{', '.join(recipe_cls.sources)}")
+    return dict(data)
+
+
+def data_name(data: DataArg) -> str:
+    args = data if isinstance(data, Mapping) else {"": data}
+    return ",".join((f"{k}=" if k else "") + (v if isinstance(v, str) else v.spec.name) for k, v in args.items())
+
+
+def build(recipe: str, data: DataArg, preset: str | None = None, overrides: dict | None = None,
+          ) -> tuple[Recipe, Dataset | dict[str, Dataset], str]:
+    """Resolve the config (defaults → preset → overrides), load the data, construct the recipe.
+    Returns the recipe, the data (one Dataset, or a dict per source for several) and the preset's name."""
     recipe_cls = get_recipe(recipe)
-    # The preset may depend on the data kind; image/point kinds are known before loading for named sets.
-    kind = data.spec.kind if isinstance(data, Dataset) else kind_of(data)
+    args = source_args(recipe_cls, data)
+    primary = args[recipe_cls.sources[0]] if recipe_cls.sources[0] in args else next(iter(args.values()))
+    # The preset may depend on the data kind; named sets know their kind before loading.
+    kind = primary.spec.kind if isinstance(primary, Dataset) else kind_of(primary)
     cfg, preset_name = resolve_config(recipe_cls, kind, preset, overrides)
-    dataset = load_data(data, cfg)
-    if dataset.spec.kind != kind:  # a user-given folder/tensor turned out differently: redo the preset choice
-        cfg, preset_name = resolve_config(recipe_cls, dataset.spec.kind, preset, overrides)
-    return recipe_cls(cfg, dataset.spec), dataset, preset_name
+    datasets = {name: load_data(d, cfg) for name, d in args.items()}
+    loaded_kind = datasets.get(recipe_cls.sources[0], next(iter(datasets.values()))).spec.kind
+    if loaded_kind != kind:  # a user-given folder/tensor turned out differently: redo the preset choice
+        cfg, preset_name = resolve_config(recipe_cls, loaded_kind, preset, overrides)
+    rec = recipe_cls(cfg, {name: d.spec for name, d in datasets.items()})
+    return rec, (datasets if len(datasets) > 1 else next(iter(datasets.values()))), preset_name
 
 
 @dataclass
@@ -51,7 +78,7 @@ class Run:
     """A run folder: config.json, stats.jsonl, samples/, checkpoints/."""
 
     path: Path
-    result: dict | None = None  # what the last fit returned: {step, stopped, seconds}
+    result: dict | None = None  # what the last fit returned: {step, stopped, seconds, precision}
 
     @property
     def info(self) -> dict:
@@ -61,30 +88,35 @@ class Run:
         return read_stats(self.path)
 
     def latest_checkpoint(self) -> dict | None:
-        return checkpoint.latest(self.path / "checkpoints")
+        entries = checkpoint.candidates(self.path / "checkpoints")
+        return entries[0] if entries else None
 
-    def model(self, device: str | None = None) -> "Model":
+    def model(self, device: str | None = None) -> RunPipeline:
         return load(self.path, device=device)
 
 
-def _run_info(recipe: Recipe, data: str | Dataset, preset: str) -> dict:
-    return {"recipe": recipe.name, "data": data if isinstance(data, str) else data.spec.name, "preset": preset,
+def _run_info(recipe: Recipe, data: DataArg, preset: str) -> dict:
+    return {"recipe": recipe.name, "data": data_name(data) if not isinstance(data, Mapping) else
+            {k: data_name(v) for k, v in data.items()}, "preset": preset,
             "config": C.to_dict(recipe.cfg), "data_spec": asdict(recipe.spec),
+            "data_specs": {k: asdict(s) for k, s in recipe.specs.items()},
             "created": time.strftime("%Y-%m-%d %H:%M:%S"),
             "versions": {"gankit": __version__, "torch": torch.__version__, "python": platform.python_version()}}
 
 
-def train(recipe: str, data: str | Dataset, *, preset: str | None = None, overrides: dict | None = None,
+def with_steps_and_seed(overrides: dict | None, steps: int | None, seed: int | None) -> dict:
+    """The overrides plus `steps` and `seed` where given (the CLI's --steps/--seed, the API's keywords)."""
+    out = dict(overrides or {})
+    out.update({k: v for k, v in (("steps", steps), ("seed", seed)) if v is not None})
+    return out
+
+
+def train(recipe: str, data: DataArg, *, preset: str | None = None, overrides: dict | None = None,
           steps: int | None = None, seed: int | None = None, out: str | Path = "runs",
           device: str | None = None, progress: bool = True) -> Run:
     """Train `recipe` on `data` in a new run folder under `out`; returns the Run."""
-    overrides = dict(overrides or {})
-    if steps is not None:
-        overrides["steps"] = steps
-    if seed is not None:
-        overrides["seed"] = seed
     ranks, dev = dist.init(device)  # under torchrun: join the process group
-    rec, dataset, preset_name = build(recipe, data, preset, overrides)
+    rec, datasets, preset_name = build(recipe, data, preset, with_steps_and_seed(overrides, steps, seed))
     info = _run_info(rec, data, preset_name)
     run_dir = None
     if ranks.is_main:
@@ -92,14 +124,14 @@ def train(recipe: str, data: str | Dataset, *, preset: str | None = None, overri
         save_info(run_dir, info)
     if ranks.enabled:
         run_dir = dist.broadcast(str(run_dir) if run_dir else None)
-    trainer = Trainer(rec, dataset, run_dir, device=dev, progress=progress,
+    trainer = Trainer(rec, datasets, run_dir, device=dev, progress=progress,
                       header={"data": info["data"], "preset": preset_name}, dist=ranks)
     return Run(Path(run_dir), trainer.fit())
 
 
 def resume(run: str | Path | Run, steps: int | None = None, device: str | None = None,
            progress: bool = True) -> Run:
-    """Continue a run from its latest checkpoint up to `steps` total (default: its configured steps)."""
+    """Continue a run from its newest readable checkpoint up to `steps` total (default: its configured steps)."""
     run = run if isinstance(run, Run) else Run(Path(run))
     ranks, dev = dist.init(device)
     info = run.info
@@ -111,75 +143,36 @@ def resume(run: str | Path | Run, steps: int | None = None, device: str | None =
         info["config"] = C.to_dict(cfg)
         if ranks.is_main:
             save_info(run.path, info)
-    entry = run.latest_checkpoint()
-    if entry is None:
+    entries = checkpoint.candidates(run.path / "checkpoints")
+    if not entries:
         raise GankitError(f"{run.path}: no checkpoint to resume from")
-    dataset = load_data(info["data"], cfg)
-    rec = recipe_cls(cfg, dataset.spec)
-    trainer = Trainer(rec, dataset, run.path, device=dev, progress=progress,
+    data = info["data"]
+    datasets = {k: load_data(v, cfg) for k, v in data.items()} if isinstance(data, Mapping) else load_data(data, cfg)
+    rec = recipe_cls(cfg, specs_from_header(info) if isinstance(data, Mapping) else datasets.spec)
+    trainer = Trainer(rec, datasets, run.path, device=dev, progress=progress,
                       header={"data": info["data"], "preset": info.get("preset")}, dist=ranks)
-    trainer.restore(entry)
+    restore_newest_readable(trainer, entries)
     if trainer.step >= cfg.steps:
         raise GankitError(f"{run.path} already reached step {trainer.step}; pass --steps N with N > {trainer.step}")
     return Run(run.path, trainer.fit())
 
 
-class Model:
-    """Networks loaded from a checkpoint, ready to sample (no dataset needed)."""
-
-    def __init__(self, recipe: Recipe, nets: dict[str, nn.Module], step: int, path: Path):
-        self.recipe, self.nets, self.step, self.path = recipe, nets, step, path
-
-    @property
-    def spec(self) -> DataSpec:
-        return self.recipe.spec
-
-    def sample(self, n: int, seed: int | None = None, ema: bool = True, y: Tensor | None = None) -> Tensor:
-        generator = torch.Generator().manual_seed(seed) if seed is not None else None
-        return self.recipe.sample(self.nets, n, generator=generator, y=y, ema=ema)
+def restore_newest_readable(trainer: Trainer, entries: list[dict]) -> None:
+    """Restore the newest checkpoint that reads; a damaged one is named and skipped, never fatal while an
+    older one is left."""
+    for i, entry in enumerate(entries):
+        try:
+            trainer.restore(entry)
+            return
+        except GankitError as e:
+            if i + 1 == len(entries):
+                raise
+            warn(f"{e}; resuming from the previous checkpoint (step {entries[i + 1]['step']}) instead")
 
 
-def resolve_checkpoint(path: str | Path) -> Path:
-    path = Path(path)
-    if path.is_dir():
-        entry = checkpoint.latest(path / "checkpoints")
-        if entry is None:
-            raise GankitError(f"{path}: no checkpoint yet (checkpoints/latest.json is missing)")
-        return entry["weights"]
-    if not path.exists():
-        raise GankitError(f"{path}: no such run folder or checkpoint file")
-    return path
-
-
-def load(path: str | Path, device: str | None = None) -> Model:
-    """Load a run folder (its latest checkpoint) or a .safetensors checkpoint for sampling."""
-    weights = resolve_checkpoint(path)
-    header = checkpoint.read_header(weights)
-    recipe_cls = get_recipe(header["recipe"])
-    recipe = recipe_cls(config_from_dict(recipe_cls, header["config"]), DataSpec.from_json(header["data_spec"]))
-    nets = recipe.build_nets()
-    for name in recipe.ema_nets:
-        if _has_net(weights, f"{name}_ema"):
-            nets[f"{name}_ema"] = ema_copy(nets[name])
-    checkpoint.load_weights(weights, nets)
-    dev = pick_device(device)
-    for net in nets.values():
-        net.to(dev).eval()
-    return Model(recipe, nets, _step_of(weights), weights)
-
-
-def _has_net(weights: Path, name: str) -> bool:
-    from safetensors import safe_open
-
-    with safe_open(str(weights), framework="pt") as f:
-        return any(k.startswith(name + ".") for k in f.keys())
-
-
-def _step_of(weights: Path) -> int:
-    from safetensors import safe_open
-
-    with safe_open(str(weights), framework="pt") as f:
-        return int((f.metadata() or {}).get("step", 0))
+def load(path: str | Path, device: str | None = None) -> RunPipeline:
+    """A run folder (its newest readable checkpoint) or a .safetensors checkpoint, ready to sample."""
+    return Pipeline.from_run(path, device)
 
 
 def evaluate(run: str | Path, metrics="auto", n: int = 0, features: str | Path | None = None, ema: bool = True,
@@ -189,11 +182,12 @@ def evaluate(run: str | Path, metrics="auto", n: int = 0, features: str | Path |
 
     run = Run(Path(run))
     info = run.info
-    model = run.model(device=device)
-    dataset = load_data(info["data"], model.recipe.cfg)
-    evaluator = Evaluator(dataset, metrics, n, features, seed)
-    scores = evaluator(model.recipe, model.nets, ema=ema)
-    record = {"step": model.step, "ema": ema, "n": evaluator.n, "seed": seed,
+    pipe = run.model(device=device)
+    data = info["data"]
+    primary = data[pipe.recipe.sources[0]] if isinstance(data, Mapping) else data
+    evaluator = Evaluator(load_data(primary, pipe.recipe.cfg), metrics, n, features, seed)
+    scores = evaluator(pipe.recipe, pipe.nets, ema=ema)
+    record = {"step": pipe.step, "ema": ema, "n": evaluator.n, "seed": seed,
               "features": evaluator.extractor.name if evaluator.extractor else None, **scores}
     StatsWriter(run.path, tensorboard=False).write_metrics(record)
-    return {"step": model.step, "n": evaluator.n, "metrics": scores}
+    return {"step": pipe.step, "n": evaluator.n, "metrics": scores}

@@ -2,9 +2,11 @@
 
     gankit list
     gankit train RECIPE --data D [--preset P] [--steps N] [--set key=value ...] [--out DIR]
-                 [--seed S] [--device DEV] [--dry-run]
+                 [--seed S] [--device DEV] [--dry-run] [--explain]
+    gankit train RECIPE --data SOURCE=D --data SOURCE=D ...   (recipes with several data sources)
     gankit train --resume RUN [--steps N]
-    gankit sample RUN_OR_CHECKPOINT --n N --out FILE [--seed S] [--no-ema]
+    gankit sample RUN_OR_CHECKPOINT --n N --out FILE [--seed S] [--no-ema] [--class C ...]
+    gankit export RUN_OR_CHECKPOINT --format onnx|torchscript [--out FILE]
     gankit info RUN
     gankit eval RUN [--metrics ...] [--n N] [--features PATH] [--json]
     gankit dirac [--methods ...] [--json] [--plot FILE]
@@ -38,24 +40,28 @@ def build_parser() -> Parser:
 
     t = sub.add_parser("train", help="train a recipe (or --resume a run)")
     t.add_argument("recipe", nargs="?", help="recipe name (see gankit list)")
-    t.add_argument("--data", help="dataset name or folder:PATH")
+    t.add_argument("--data", action="append", metavar="DATA",
+                   help="dataset name or folder:PATH; SOURCE=DATA for each source of a multi-source recipe")
     t.add_argument("--preset", help="named preset of the recipe (default: chosen for the data)")
     t.add_argument("--steps", type=positive_int, help="total training steps (generator updates)")
     t.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set D_opt.lr=1e-4 (repeatable)")
     t.add_argument("--out", default="runs", help="folder that holds run folders (default: runs)")
     t.add_argument("--seed", type=nonnegative_int, help="random seed")
-    t.add_argument("--precision", choices=["fp32", "bf16", "fp16"],
-                   help="compute precision (same as --set precision=...; fp16 needs CUDA)")
+    t.add_argument("--precision", choices=["fp32", "bf16", "fp16", "auto"],
+                   help="compute precision (same as --set precision=...; fp16 needs CUDA; auto times fp32 and "
+                        "bf16 on the actual nets and keeps the faster)")
     t.add_argument("--resume", metavar="RUN", help="continue RUN from its latest checkpoint")
     t.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     t.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    t.add_argument("--explain", action="store_true", help="list every config key with its value and help; exit")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     s = sub.add_parser("sample", help="draw samples from a run or checkpoint")
     s.add_argument("source", metavar="RUN_OR_CHECKPOINT")
     s.add_argument("--n", type=positive_int, default=64, help="number of samples (default 64)")
-    s.add_argument("--out", required=True, help="output file: .png grid for images; .npy + .png scatter for 2-D data")
+    s.add_argument("--out", required=True, help="output file; its extension picks the format: .png grid or .npy "
+                                                "for images, .npy (+ .png scatter) for 2-D points, .csv for tables")
     s.add_argument("--seed", type=nonnegative_int, default=0, help="noise seed (default 0)")
     s.add_argument("--no-ema", action="store_true", help="use G instead of its EMA copy G_ema")
     s.add_argument("--class", dest="classes", nargs="+", metavar="CLASS",
@@ -67,14 +73,23 @@ def build_parser() -> Parser:
 
     e = sub.add_parser("eval", help="metrics of a run's samples against its data (stored in the run)")
     e.add_argument("run", metavar="RUN")
+    from .evaluate import METRICS
+
     e.add_argument("--metrics", nargs="+", default=["auto"], metavar="METRIC",
-                   help="auto (default), or any of: modes fid kid is pr dc classes stacked")
+                   help=f"auto (default), or any of: {' '.join(METRICS)}")
     e.add_argument("--n", type=positive_int, default=None, help="generated samples (default: the protocol's)")
     e.add_argument("--features", metavar="PATH", help="TorchScript feature extractor for fid/kid/is/pr/dc")
     e.add_argument("--no-ema", action="store_true", help="evaluate G instead of G_ema")
     e.add_argument("--seed", type=nonnegative_int, default=0)
     e.add_argument("--json", action="store_true", help="print JSON")
     e.add_argument("--device", default="auto")
+
+    x = sub.add_parser("export", help="the run's sampling network as ONNX or TorchScript (dynamic batch axis)")
+    x.add_argument("source", metavar="RUN_OR_CHECKPOINT")
+    x.add_argument("--format", choices=["onnx", "torchscript"], default="onnx")
+    x.add_argument("--out", help="output file (default: RUN/export/generator.onnx or .pt)")
+    x.add_argument("--no-ema", action="store_true", help="export G instead of G_ema")
+    x.add_argument("--no-check", action="store_true", help="skip running the file against PyTorch")
 
     from .dirac import add_parser as add_dirac_parser
 
@@ -119,18 +134,25 @@ def cmd_train(args) -> int:
         return finished(run)
     if not args.recipe or not args.data:
         raise GankitError("gankit train needs RECIPE and --data (or --resume RUN); see gankit list")
-    overrides = C.parse_set_args(args.overrides)
-    if args.steps is not None:
-        overrides["steps"] = args.steps
-    if args.seed is not None:
-        overrides["seed"] = args.seed
+    overrides = api.with_steps_and_seed(C.parse_set_args(args.overrides), args.steps, args.seed)
     if args.precision:
         overrides["precision"] = args.precision
-    if args.dry_run:
-        return dry_run(args, overrides)
-    run = api.train(args.recipe, args.data, preset=args.preset, overrides=overrides, out=args.out,
+    data = data_arg(args.data)
+    if args.dry_run or args.explain:
+        return dry_run(args, data, overrides)
+    run = api.train(args.recipe, data, preset=args.preset, overrides=overrides, out=args.out,
                     device=args.device, progress=not args.no_progress)
     return finished(run)
+
+
+def data_arg(items: list[str]):
+    """`--data mnist5k` -> "mnist5k"; `--data content=folder:a --data style=folder:b` -> a dict by source."""
+    named = [item.partition("=") for item in items]
+    if len(items) == 1 and not named[0][1]:
+        return items[0]
+    if any(not sep or not key for key, sep, _ in named):
+        raise GankitError("with several --data, name each one's source: --data SOURCE=DATA")
+    return {key: value for key, _, value in named}
 
 
 def finished(run) -> int:
@@ -140,15 +162,25 @@ def finished(run) -> int:
     return 130 if run.result and run.result.get("stopped") == "interrupted" else 0
 
 
-def dry_run(args, overrides: dict) -> int:
+def dry_run(args, data, overrides: dict) -> int:
     from . import api
     from .nets import count_parameters
 
-    recipe, dataset, preset = api.build(args.recipe, args.data, args.preset, overrides)
+    recipe, datasets, preset = api.build(args.recipe, data, args.preset, overrides)
+    if args.explain:
+        rows = C.describe(recipe.cfg)
+        width = max(len(k) for k, _, _ in rows)
+        print(f"{recipe.name} (preset {preset}): {recipe.description}")
+        for key, value, help_text in rows:
+            shown = ",".join(map(str, value)) if isinstance(value, tuple) else value
+            print(f"  {key:{width}s} = {shown!s:10s} {help_text}")
+        return 0
     nets = recipe.build_nets()
-    print(json.dumps({"recipe": recipe.name, "data": args.data, "preset": preset,
-                      "data_spec": {"kind": dataset.spec.kind, "shape": dataset.spec.shape, "samples": len(dataset),
-                                    "classes": dataset.spec.num_classes},
+    sizes = {k: len(v) for k, v in datasets.items()} if isinstance(datasets, dict) else \
+        {recipe.sources[0]: len(datasets)}
+    print(json.dumps({"recipe": recipe.name, "data": data, "preset": preset,
+                      "data_specs": {k: {"kind": s.kind, "shape": s.shape, "samples": sizes[k],
+                                         "classes": s.num_classes} for k, s in recipe.specs.items()},
                       "parameters": {k: count_parameters(v) for k, v in nets.items()},
                       "phases": [p.name for p in recipe.phases()],
                       "config": C.to_dict(recipe.cfg)}, indent=2))
@@ -156,27 +188,17 @@ def dry_run(args, overrides: dict) -> int:
 
 
 def cmd_sample(args) -> int:
-    import numpy as np
+    from . import api
+    from .modalities import get_modality
+    from .modalities.base import check_extension
 
-    from . import api, viz
-
-    model = api.load(args.source, device=args.device)
-    y = class_labels(args.classes, args.n, model.spec) if args.classes else None
-    samples = model.sample(args.n, seed=args.seed, ema=not args.no_ema, y=y).cpu()
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if model.spec.kind == "image" and out.suffix.lower() != ".npy":
-        per_class = args.n // len(args.classes) if args.classes and args.n % len(args.classes) == 0 else None
-        viz.save_image_grid(samples, out, nrow=per_class)
-        print(f"wrote {out} ({args.n} samples, step {model.step})")
-        return 0
-    npy = out.with_suffix(".npy")
-    np.save(npy, samples.numpy())
-    written = [npy]
-    if model.spec.kind == "points":
-        written.append(viz.save_scatter(samples, out.with_suffix(".png"), means=model.spec.meta.get("means"),
-                                        title=f"{model.recipe.name}, step {model.step}"))
-    print(f"wrote {', '.join(map(str, written))} ({args.n} samples, step {model.step})")
+    pipe = api.load(args.source, device=args.device)
+    out = check_extension(Path(args.out), get_modality(pipe.spec.kind).extensions, pipe.spec)  # before sampling
+    y = class_labels(args.classes, args.n, pipe.spec) if args.classes else None
+    samples = pipe(args.n, condition=y, seed=args.seed, ema=not args.no_ema)
+    per_class = args.n // len(args.classes) if args.classes and args.n % len(args.classes) == 0 else None
+    written = pipe.write(samples, out, rows=per_class, title=f"{pipe.recipe.name}, step {pipe.step}")
+    print(f"wrote {', '.join(map(str, written))} ({args.n} samples, step {pipe.step}, seed {args.seed})")
     return 0
 
 
@@ -234,6 +256,17 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from . import api
+    from .export import export_pipeline
+
+    pipe = api.load(args.source)
+    path, diff = export_pipeline(pipe, args.format, args.out, ema=not args.no_ema, check=not args.no_check)
+    checked = "" if diff is None else f"; max abs difference to PyTorch {diff:.2g}"
+    print(f"wrote {path} ({args.format}, step {pipe.step}, dynamic batch axis{checked})")
+    return 0
+
+
 def cmd_dirac(args) -> int:
     from .dirac import run_command
 
@@ -258,8 +291,8 @@ def cmd_demo(args) -> int:
     return run_demo(out=args.out, minutes=args.minutes, progress=not args.no_progress)
 
 
-COMMANDS = {"list": cmd_list, "train": cmd_train, "sample": cmd_sample, "info": cmd_info, "eval": cmd_eval,
-            "dirac": cmd_dirac, "report": cmd_report, "demo": cmd_demo}
+COMMANDS = {"list": cmd_list, "train": cmd_train, "sample": cmd_sample, "export": cmd_export, "info": cmd_info,
+            "eval": cmd_eval, "dirac": cmd_dirac, "report": cmd_report, "demo": cmd_demo}
 
 
 def main(argv: list[str] | None = None) -> int:

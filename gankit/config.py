@@ -7,7 +7,6 @@ run and the listing in `gankit list`.
 """
 
 import dataclasses
-import json
 import types
 import typing
 from dataclasses import dataclass, field
@@ -75,14 +74,13 @@ class TrainConfig:
 
     steps: int = param(5000, "training steps (generator updates)", min=1)
     batch_size: int = param(64, "real samples per discriminator step", min=1)
-    z_dim: int = param(100, "latent dimension", min=1)
     seed: int = param(0, "random seed (weights, noise and data order)", min=0)
     resolution: int = param(0, "image side in pixels (0 = the dataset's own; folders default to 64)", min=0, max=1024)
     channels: int = param(0, "image channels for folders (0 = detect, 1 = grayscale, 3 = RGB)", choices=(0, 1, 3))
-    ema: float = param(0.999, "EMA decay of G_ema per step (0 = no EMA copy)", min=0.0, max=0.99999)
     lr_decay: Literal["none", "linear"] = param("none", "learning rates: constant, or linear decay to 0 at `steps`")
-    precision: Literal["fp32", "bf16", "fp16"] = param(
-        "fp32", "compute precision: bf16 autocast, or fp16 autocast with loss scaling (CUDA only)")
+    precision: Literal["fp32", "bf16", "fp16", "auto"] = param(
+        "fp32", "compute precision: bf16 autocast, fp16 autocast with loss scaling (CUDA only), or auto: "
+                "time a few steps of fp32 and bf16 on the actual nets at start and keep the faster")
     compile: bool = param(False, "torch.compile the trained networks (little gain on CPU; not with penalties)")
     channels_last: bool = param(True, "channels_last memory layout for conv nets (faster on CPU, see benchmarks)")
     sync_bn: bool = param(False, "under torchrun: BatchNorm statistics over the global batch (SyncBatchNorm)")
@@ -122,7 +120,7 @@ def flat_keys(cfg) -> list[str]:
 
 
 def describe(cfg) -> list[tuple[str, Any, str]]:
-    """(key, value, help) rows for every leaf field."""
+    """(key, value, help) rows for every leaf field (`gankit train RECIPE --explain`)."""
     rows = []
     for name, f in field_map(type(cfg)).items():
         value = getattr(cfg, name)
@@ -275,7 +273,3 @@ def validate(cfg, prefix: str = "") -> None:
                 raise GankitError(f"{key}={value} is above its maximum {meta['max']}")
         if meta.get("choices") is not None and value not in meta["choices"]:
             raise GankitError(f"{key}={value!r} is not one of {', '.join(map(str, meta['choices']))}")
-
-
-def dumps(cfg) -> str:
-    return json.dumps(to_dict(cfg), indent=2, sort_keys=False)

@@ -80,9 +80,8 @@ from torch import Tensor, nn
 from . import objectives
 from .argtypes import positive_int
 from .errors import GankitError
+from .viz import pyplot
 
-METHODS = ("gan", "nsgan", "wgan", "wgan-gp", "instance-noise", "gan-gp-0.3", "gan-gp-1.0", "consensus",
-           "nsgan-gp-0.3")
 SCHEMES = ("simultaneous", "alternating-1", "alternating-5")
 
 DTYPE = torch.float64
@@ -154,6 +153,7 @@ METHOD_SPECS = {m.name: m for m in (
            consensus=CONSENSUS_WEIGHT),
     Method("nsgan-gp-0.3", "nonsaturating", "NS-GAN + R1, γ = 0.3", r1_gamma=0.3),
 )}
+METHODS = tuple(METHOD_SPECS)
 
 
 def get_method(name) -> Method:
@@ -334,18 +334,9 @@ def vector_field(method, theta: float, psi: float) -> tuple[float, float]:
     return -player_gradient(loss_g, G.theta).item(), -player_gradient(loss_d, D.psi).item()
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only: no display on the machines this runs on
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_lab(results: list[dict], path, grid: int = 10, lim: float = 2.0) -> Path:
     """Per method, its trajectories (one colour per scheme) over its gradient vector field on [-lim, lim]²."""
-    plt = _pyplot()
+    plt = pyplot()
     methods = list(dict.fromkeys(r["method"] for r in results))
     cols = min(3, len(methods))
     rows = math.ceil(len(methods) / cols)

@@ -1,20 +1,14 @@
 """Evaluation: the metrics that fit a run's data, computed on G_ema unless told otherwise.
 
-Metric names:
-  modes    2-D Gaussian mixtures (PacGAN protocol): modes covered, high-quality fraction, reverse KL
-  fid kid  Fréchet / kernel distances in the feature space of a feature extractor
-  is       Inception-style score (extractors with class logits)
-  pr dc    precision/recall (k=3) and density/coverage (k=5) in that feature space
-  classes  class coverage of labelled digit data: KL of the predicted-class histogram to the data's,
-           confident fraction, classes present
-  stacked  Stacked MNIST: distinct digit triples out of 1,000 and KL to uniform
-
-`auto` picks: `modes` for mixtures; `stacked` for stacked-mnist; fid, kid, is, pr, dc (+ classes when
-labelled with 10 classes) for 1-channel images with the shipped digit classifier; with a user's
-`--features` TorchScript file: fid, kid, pr, dc (+ is when it exposes logits).
+Metrics register by name with the kinds of data they apply to (`register_metric`); `auto` asks the data's
+modality which ones fit (modalities/): the PacGAN mode protocol for 2-D mixtures; Stacked MNIST's mode
+count for digit-channel images; FID, KID, IS, precision/recall, density/coverage (+ class coverage for
+labelled digits) for images with a feature network, the shipped digit classifier or the user's
+TorchScript file (`--features`). `gankit eval --help` lists every registered metric.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -24,45 +18,86 @@ from .data import Dataset
 from .errors import GankitError
 from .metrics.image import STACKED_MNIST_SAMPLES, class_coverage, image_metrics, stacked_mnist_modes
 from .metrics.modes import PROTOCOL_SAMPLES, mode_stats
+from .modalities import get_modality
 
-ALL_METRICS = ("modes", "fid", "kid", "is", "pr", "dc", "classes", "stacked")
 IMAGE_SAMPLES = 5000
 
 
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    kinds: tuple[str, ...]                          # kinds of data it applies to
+    help: str
+    compute: Callable[["Evaluator", torch.Tensor, list[str]], dict]  # (evaluator, fakes, names of its group)
+    needs_features: bool = False                    # a feature network (images)
+    requires: Callable[[object], str | None] = lambda spec: None  # why it cannot apply to this data, or None
+    samples: int = 0                                # the protocol's sample count (0: min(5,000, data size))
+
+
+METRICS: dict[str, Metric] = {}
+
+
+def register_metric(metric: Metric) -> Metric:
+    METRICS[metric.name] = metric
+    return metric
+
+
+def _modes(ev, fake, names):
+    s = mode_stats(fake, ev.spec.meta["means"], ev.spec.meta["std"])
+    return {"modes": s["modes"], "high_quality": s["high_quality"], "reverse_kl": s["reverse_kl"]}
+
+
+def _stacked(ev, fake, names):
+    s = stacked_mnist_modes(fake, ev.extractor)
+    return {"stacked_modes": s["modes"], "stacked_kl": s["kl"]}
+
+
+def _features(ev, fake, names):
+    return image_metrics(fake, ev.real_images(), ev.extractor, names, seed=ev.seed)
+
+
+def _classes(ev, fake, names):
+    s = class_coverage(fake, ev.extractor, ev.dataset.y, ev.spec.num_classes)
+    return {"class_kl": s["kl"], "confident": s["confident"], "classes_present": s["classes"]}
+
+
+for _m in [
+    Metric("modes", ("points",), "2-D mixtures (PacGAN): modes covered, high-quality fraction, reverse KL", _modes,
+           requires=lambda s: None if "means" in s.meta else "needs a Gaussian-mixture dataset",
+           samples=PROTOCOL_SAMPLES),
+    Metric("fid", ("image",), "Fréchet distance in the feature network's space", _features, needs_features=True),
+    Metric("kid", ("image",), "kernel (MMD) distance in that space", _features, needs_features=True),
+    Metric("is", ("image",), "Inception-style score (extractors with class logits)", _features, needs_features=True),
+    Metric("pr", ("image",), "precision/recall (k=3)", _features, needs_features=True),
+    Metric("dc", ("image",), "density/coverage (k=5)", _features, needs_features=True),
+    Metric("classes", ("image",), "class coverage of labelled data: KL to the data's class histogram, "
+           "confident fraction, classes present", _classes, needs_features=True,
+           requires=lambda s: None if s.num_classes else "needs labelled data"),
+    Metric("stacked", ("image",), "Stacked MNIST: distinct digit triples of 1,000 and KL to uniform", _stacked,
+           needs_features=True, samples=STACKED_MNIST_SAMPLES,
+           requires=lambda s: None if s.shape[0] == 3 else "needs 3-channel digit images"),
+]:
+    register_metric(_m)
+
+
 def load_extractor(features: str | Path | None, spec):
-    """The feature extractor for this data: the user's TorchScript file, or the shipped digit
-    classifier for 1-channel images and Stacked MNIST; None where gankit has none."""
-    from .metrics.features import digit_features, load_torchscript_features
+    """The user's TorchScript feature network, or the one gankit ships for this data (or None)."""
+    from .metrics.features import load_torchscript_features
 
-    if features:
-        return load_torchscript_features(features)
-    if spec.kind == "image" and (spec.shape[0] == 1 or spec.name == "stacked-mnist"):
-        return digit_features()
-    return None
-
-
-def auto_metrics(spec, extractor) -> list[str]:
-    if spec.kind == "points":
-        return ["modes"] if "means" in spec.meta else []
-    if spec.kind != "image" or extractor is None:
-        return []
-    if spec.name == "stacked-mnist":
-        return ["stacked"]
-    names = ["fid", "kid", "pr", "dc"] + (["is"] if extractor.has_logits else [])
-    if spec.num_classes == 10 and extractor.has_logits and extractor.name.startswith("digit"):
-        names.append("classes")
-    return names
+    return load_torchscript_features(features) if features else get_modality(spec.kind).default_extractor(spec)
 
 
 def check_metrics(names, spec, extractor) -> list[str]:
     for name in names:
-        if name not in ALL_METRICS:
-            raise GankitError(f"unknown metric {name!r}; choose from {', '.join(ALL_METRICS)} or auto")
-        if name == "modes" and "means" not in spec.meta:
-            raise GankitError(f"metric 'modes' needs a Gaussian-mixture dataset; {spec.name} is not one")
-        if name != "modes" and spec.kind != "image":
-            raise GankitError(f"metric {name!r} is for images; {spec.name} is {spec.kind} data")
-        if name != "modes" and extractor is None:
+        if name not in METRICS:
+            raise GankitError(f"unknown metric {name!r}; choose from {', '.join(METRICS)} or auto")
+        metric = METRICS[name]
+        if spec.kind not in metric.kinds:
+            raise GankitError(f"metric {name!r} is for {' or '.join(metric.kinds)} data; {spec.name} is "
+                              f"{spec.kind} data")
+        if (reason := metric.requires(spec)) is not None:
+            raise GankitError(f"metric {name!r} {reason}; {spec.name} is not one")
+        if metric.needs_features and extractor is None:
             raise GankitError(f"no feature network for {spec.name} ({spec.shape[0]}-channel images): "
                               "pass --features PATH (a TorchScript feature extractor)")
     return list(names)
@@ -75,21 +110,14 @@ class Evaluator:
                  features: str | Path | None = None, seed: int = 0):
         self.dataset, self.spec, self.seed = dataset, dataset.spec, seed
         self.extractor = load_extractor(features, self.spec)
-        names = auto_metrics(self.spec, self.extractor) if metrics in ("auto", ["auto"]) else \
-            ([metrics] if isinstance(metrics, str) else list(metrics))
+        names = get_modality(self.spec.kind).default_metrics(self.spec, self.extractor) \
+            if metrics in ("auto", ["auto"]) else ([metrics] if isinstance(metrics, str) else list(metrics))
         if not names:
             raise GankitError(f"no metric fits {self.spec.name} ({self.spec.kind} data); "
                               "pass --features PATH for images of 3 channels")
         self.metrics = check_metrics(names, self.spec, self.extractor)
-        self.n = n or self.default_samples()
+        self.n = n or max([METRICS[m].samples for m in self.metrics] + [0]) or min(IMAGE_SAMPLES, len(dataset))
         self._real = None
-
-    def default_samples(self) -> int:
-        if "modes" in self.metrics:
-            return PROTOCOL_SAMPLES
-        if "stacked" in self.metrics:
-            return STACKED_MNIST_SAMPLES
-        return min(IMAGE_SAMPLES, len(self.dataset))
 
     def real_images(self) -> torch.Tensor:
         if self._real is None:
@@ -103,17 +131,11 @@ class Evaluator:
         return self.score(fake)
 
     def score(self, fake: torch.Tensor) -> dict[str, float]:
+        """Each metric group (metrics sharing a compute function, e.g. the feature metrics) runs once."""
         out: dict[str, float] = {}
-        if "modes" in self.metrics:
-            s = mode_stats(fake, self.spec.meta["means"], self.spec.meta["std"])
-            out.update(modes=s["modes"], high_quality=s["high_quality"], reverse_kl=s["reverse_kl"])
-        if "stacked" in self.metrics:
-            s = stacked_mnist_modes(fake, self.extractor)
-            out.update(stacked_modes=s["modes"], stacked_kl=s["kl"])
-        feature_metrics = [m for m in self.metrics if m in ("fid", "kid", "is", "pr", "dc")]
-        if feature_metrics:
-            out.update(image_metrics(fake, self.real_images(), self.extractor, feature_metrics, seed=self.seed))
-        if "classes" in self.metrics:
-            s = class_coverage(fake, self.extractor, self.dataset.y, self.spec.num_classes)
-            out.update(class_kl=s["kl"], confident=s["confident"], classes_present=s["classes"])
+        groups: dict[Callable, list[str]] = {}
+        for name in self.metrics:
+            groups.setdefault(METRICS[name].compute, []).append(name)
+        for compute, names in groups.items():
+            out.update(compute(self, fake, names))
         return out

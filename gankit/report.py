@@ -10,6 +10,8 @@ import base64
 import html
 from pathlib import Path
 
+import torch
+
 from . import viz
 from .train.run import load_info
 from .train.stats import read_jsonl, read_stats
@@ -59,32 +61,42 @@ def _fmt(v) -> str:
 
 def summary_rows(info: dict, rows: list[dict]) -> list[tuple[str, str]]:
     cfg, last = info["config"], rows[-1] if rows else {}
-    nets = ", ".join(f"{n}: {cfg[n]['arch']} width {cfg[n]['width']}" for n in ("G", "D") if n in cfg)
+    nets = ", ".join(f"{n}: {v['arch']} width {v['width']}" for n, v in cfg.items() if isinstance(v, dict) and "arch" in v)
     return [
         ("recipe", f"{info['recipe']} (preset {info.get('preset')})"),
         ("data", f"{info['data']}: {info['data_spec']['kind']} {tuple(info['data_spec']['shape'])}"),
         ("steps", f"{last.get('step', 0)} of {cfg['steps']}, batch {cfg['batch_size']}, seed {cfg['seed']}"),
         ("networks", nets or "-"),
-        ("precision", f"{cfg['precision']}, channels_last {cfg['channels_last']}"),
+        ("precision", f"{precision(info)}, channels_last {cfg['channels_last']}"),
         ("seconds per step", _fmt(last.get("time/sec_per_step", float("nan")))),
     ]
 
 
-def class_grid(run_dir: Path, info: dict, folder: Path, per_class: int = 10, max_classes: int = 20) -> Path | None:
-    """For class-conditional image runs: one row of samples per class (the first `max_classes`)."""
-    if info["config"].get("condition", "none") == "none" or info["data_spec"]["kind"] != "image":
-        return None
-    import torch
+def precision(info: dict) -> str:
+    trial = info.get("precision_auto")
+    if not trial:
+        return info["config"]["precision"]
+    times = ", ".join(f"{p} {t * 1000:.0f} ms" for p, t in trial["sec_per_step"].items())
+    return f"auto: {trial['chosen']} ({times} per step)"
 
+
+def class_grid(run_dir: Path, info: dict, folder: Path, per_class: int = 10, max_classes: int = 20) -> Path | None:
+    """For class-conditional runs: one row of samples per class (the first `max_classes`), where the
+    data's modality has a picture for it."""
     from .api import load
+    from .errors import GankitError
+    from .modalities import get_modality
 
     try:
-        model = load(run_dir)
-    except Exception:  # no checkpoint yet: the report still renders without this picture
+        pipe = load(run_dir)
+    except GankitError:  # no checkpoint yet: the report still renders without this picture
         return None
-    classes = min(model.spec.num_classes, max_classes)
+    if not pipe.recipe.conditional:
+        return None
+    classes = min(pipe.spec.num_classes, max_classes)
     y = torch.arange(classes).repeat_interleave(per_class)
-    return viz.save_image_grid(model.sample(len(y), seed=0, y=y), folder / "classes.png", nrow=per_class)
+    return get_modality(pipe.spec.kind).class_picture(pipe.sample(len(y), seed=0, y=y), pipe.spec,
+                                                      folder / "classes.png", per_class)
 
 
 def write_report(run_dir: Path, final_samples: Path | None = None) -> tuple[Path, Path]:

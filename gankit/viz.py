@@ -39,7 +39,7 @@ def save_image_grid(images: torch.Tensor, path: Path, nrow: int | None = None, s
     return path
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -51,7 +51,7 @@ def _pyplot():
 def save_scatter(points: torch.Tensor, path: Path, real: torch.Tensor | None = None, means=None,
                  title: str = "") -> Path:
     """2-D samples in orange over real data in grey (and the mixture means as crosses)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
     if real is not None:
         r = real.detach().cpu().numpy()
@@ -94,7 +94,7 @@ def plot_curves(rows: list[dict], path: Path, groups: dict[str, list[str]] | Non
     groups = {g: ks for g, ks in groups.items() if ks}
     if not groups:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(len(groups), 1, figsize=(7, 2.6 * len(groups)), dpi=100, squeeze=False)
     for ax, (title, ks) in zip(axes[:, 0], groups.items()):
         for k in ks:
@@ -112,12 +112,3 @@ def plot_curves(rows: list[dict], path: Path, groups: dict[str, list[str]] | Non
     fig.savefig(path)
     plt.close(fig)
     return path
-
-
-def save_samples(samples: torch.Tensor, spec, path: Path, real: torch.Tensor | None = None, title: str = "") -> Path | None:
-    """The natural picture of samples of this kind of data (grid for images, scatter for points)."""
-    if spec.kind == "image":
-        return save_image_grid(samples, path)
-    if spec.kind == "points" and samples.shape[1] == 2:
-        return save_scatter(samples, path, real, spec.meta.get("means"), title)
-    return None

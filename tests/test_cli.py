@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import gankit
 from gankit.cli import main
 
 
@@ -88,7 +89,7 @@ def test_dry_run_prints_config_and_creates_nothing(tmp_path, capsys):
     (["train", "gann", "--data", "ring8"], "unknown recipe 'gann'"),
     (["train", "gan", "--data", "mnist"], "unknown dataset 'mnist'"),
     (["train", "gan", "--data", "folder:/nonexistent/imgs"], "no such folder"),
-    (["train", "dcgan", "--data", "ring8"], "dcgan needs image data"),
+    (["train", "dcgan", "--data", "ring8"], "dcgan trains on image data; ring8"),
     (["train", "gan", "--data", "ring8", "--preset", "huge"], "no preset 'huge'"),
     (["train", "gan"], "needs RECIPE and --data"),
     (["train", "--resume", "/nonexistent/run"], "no such run folder"),
@@ -142,11 +143,38 @@ def test_out_path_that_is_a_file_is_a_clear_error(tmp_path, capsys):
     assert err.startswith("error:") and len(err.splitlines()) == 1
 
 
-def test_resume_from_a_torn_checkpoint_is_a_clear_error(tmp_path, capsys):
+def test_a_torn_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, capsys):
     assert run_cli("train", "gan", "--data", "ring8", "--preset", "smoke", "--out", tmp_path, "--no-progress") == 0
     run = tmp_path / "gan-ring8-000"
-    weights = sorted((run / "checkpoints").glob("*.safetensors"))[-1]
-    weights.write_bytes(weights.read_bytes()[:100])
+    older, newest = sorted((run / "checkpoints").glob("*.safetensors"))[-2:]
+    newest.write_bytes(newest.read_bytes()[:100])
+    capsys.readouterr()
+    assert run_cli("sample", run, "--n", "4", "--out", tmp_path / "pts.npy") == 0
+    out = capsys.readouterr()
+    assert "not a readable gankit checkpoint" in out.err and newest.name in out.err and "step 1," in out.out
+    assert run_cli("train", "--resume", run, "--steps", "5", "--no-progress") == 0
+    err = capsys.readouterr().err
+    assert "unreadable weights" in err and "resuming from the previous checkpoint (step 1)" in err
+    assert gankit.load(run).step == 5
+
+
+def test_when_every_checkpoint_is_torn_resume_is_a_clear_error(tmp_path, capsys):
+    assert run_cli("train", "gan", "--data", "ring8", "--preset", "smoke", "--out", tmp_path, "--no-progress") == 0
+    run = tmp_path / "gan-ring8-000"
+    for weights in (run / "checkpoints").glob("*.safetensors"):
+        weights.write_bytes(weights.read_bytes()[:100])
     capsys.readouterr()
     assert run_cli("train", "--resume", run, "--steps", "5", "--no-progress") == 2
-    assert "unreadable weights" in capsys.readouterr().err
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0].startswith("warning:") and "resuming from the previous checkpoint (step 1)" in lines[0]
+    assert lines[-1].startswith("error:") and "step-0000001.safetensors: unreadable weights" in lines[-1]
+    assert len(lines) == 2  # one line per damaged checkpoint, no traceback
+
+
+def test_sample_to_an_unsupported_extension_names_the_supported_ones(tmp_path, capsys):
+    assert run_cli("train", "gan", "--data", "ring8", "--preset", "smoke", "--out", tmp_path, "--no-progress") == 0
+    capsys.readouterr()
+    assert run_cli("sample", tmp_path / "gan-ring8-000", "--out", tmp_path / "x.weird") == 2
+    err = capsys.readouterr().err
+    assert "points samples are written as .npy, .png (got .weird)" in err
+    assert not (tmp_path / "x.weird").exists() and not (tmp_path / "x.npy").exists()

@@ -8,4 +8,4 @@ def test_demo_runs_end_to_end_with_a_tiny_budget(tmp_path, monkeypatch, capsys):
     run = tmp_path / "dcgan-mnist5k-000"
     for f in ("samples/final.png", "report.html", "report.md", "metrics.jsonl", "checkpoints/latest.json"):
         assert (run / f).exists(), f
-    assert "digit classes among its 100 samples" in out and "FID" in out and "report.html" in out
+    assert "of 10 classes among its 100 samples" in out and "FID" in out and "report.html" in out

@@ -37,7 +37,7 @@ def test_eval_bad_metric_choices_are_one_line_errors(tmp_path, capsys):
     run = train_smoke(tmp_path, "gan", "ring8")
     capsys.readouterr()
     assert main(["eval", str(run), "--metrics", "fid"]) == 2
-    assert "metric 'fid' is for images" in capsys.readouterr().err
+    assert "metric 'fid' is for image data; ring8 is points data" in capsys.readouterr().err
     assert main(["eval", str(run), "--metrics", "sharpness"]) == 2
     assert "unknown metric 'sharpness'" in capsys.readouterr().err
 

@@ -196,7 +196,7 @@ def test_unconditional_model_refuses_classes(tiny_images):
     recipe = make("gan", tiny_images)
     trainer = Trainer(recipe, tiny_images, progress=False)
     with pytest.raises(gankit.GankitError, match="unconditional"):
-        recipe.sample(trainer.nets, 2, y=torch.tensor([0, 1]))
+        recipe.sample(trainer.nets, 2, condition=torch.tensor([0, 1]))
 
 
 def test_conditioning_needs_labels(ring):

@@ -6,7 +6,7 @@ round trip. Images are stored as uint8 and decoded to [-1, 1] per batch.
 """
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -26,9 +26,6 @@ class DataSpec:
     value_range: tuple[float, float] | None = None  # (-1, 1) for images
     class_names: tuple[str, ...] = ()
     meta: dict = field(default_factory=dict)    # JSON-safe extras, e.g. mixture means
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
 
     @classmethod
     def from_json(cls, text: str | dict) -> "DataSpec":
@@ -69,7 +66,7 @@ def to_data_space(spec: DataSpec, x: Tensor) -> Tensor:
 
 
 class Dataset:
-    """Samples `x` ([N, ...]; uint8 for images) with optional integer labels `y` ([N]).
+    """Samples `x` ([N, ...]; uint8 for images) with optional integer labels `y` ([N]), in memory.
 
     Networks see vector data (points, tables) standardized, as is usual for MLPs: `decode` maps
     stored samples to that space and `to_data_space` maps generated samples back. The shift and
@@ -82,6 +79,12 @@ class Dataset:
         if spec.kind in ("points", "table") and "shift" not in spec.meta:
             spec.meta.update(standardization(spec.kind, x.float()))
         self.spec, self.x, self.y = spec, x, y
+
+    in_memory = True  # a streaming dataset (data/stream.py) decodes each batch from disk instead
+
+    def to(self, device) -> "Dataset":
+        """The same samples on `device` (one copy; batches are then indexed there)."""
+        return Dataset(self.spec, self.x.to(device), None if self.y is None else self.y.to(device))
 
     def __len__(self) -> int:
         return len(self.x)
@@ -124,8 +127,9 @@ class BatchSampler:
         self.perm = torch.randperm(n, generator=self.generator)
         self.pos = 0
 
-    def next(self) -> Tensor:
-        parts, need = [], self.batch_size
+    def next(self, n: int | None = None) -> Tensor:
+        """The next n indices (default: batch_size), reshuffling at each epoch's end."""
+        parts, need = [], n or self.batch_size
         while need > 0:
             if self.pos >= self.n:
                 self.perm, self.pos = torch.randperm(self.n, generator=self.generator), 0
@@ -134,6 +138,14 @@ class BatchSampler:
             self.pos += len(take)
             need -= len(take)
         return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    def peek(self, n: int | None = None) -> Tensor:
+        """The indices the next `next(n)` will return, without advancing (for prefetching)."""
+        state = self.state_dict()
+        try:
+            return self.next(n)
+        finally:
+            self.load_state_dict(state)
 
     def state_dict(self) -> dict:
         return {"generator": self.generator.get_state(), "perm": self.perm.clone(), "pos": self.pos}

@@ -1,5 +1,6 @@
 """Metrics: 2-D mode coverage, and features for digit images."""
 
-from .modes import kl_to_uniform, mode_stats
+from .histograms import histogram_kl
+from .modes import mode_stats
 
-__all__ = ["kl_to_uniform", "mode_stats"]
+__all__ = ["histogram_kl", "mode_stats"]

@@ -37,7 +37,7 @@ from torch import Tensor, nn
 
 from ..errors import GankitError
 from .features import FeatureExtractor
-from .modes import kl_to_uniform
+from .histograms import histogram_kl
 from .prdc import density_coverage, precision_recall
 
 METRICS = ("fid", "kid", "is", "pr", "dc")
@@ -171,17 +171,6 @@ def _logits(images: Tensor, extractor: FeatureExtractor, what: str) -> Tensor:
     return extractor.extract(images, logits=True)[1]
 
 
-def kl_divergence(counts: Tensor, reference: Tensor) -> float:
-    """KL(p̂ ‖ q) of a histogram against a distribution, 0·log 0 = 0; inf where p̂ > 0 = q; NaN if empty."""
-    total = counts.sum()
-    if total == 0:
-        return float("nan")
-    p = counts.double() / total
-    q = reference.double() / reference.sum()
-    nz = p > 0
-    return float((p[nz] * (p[nz] / q[nz]).log()).sum())  # p/0 = inf → KL = inf, as it should
-
-
 def class_coverage(fake: Tensor, extractor: FeatureExtractor, data_labels: Tensor | None = None,
                    num_classes: int = 10, threshold: float = 0.9) -> dict:
     """{counts, kl, confident, classes, num_classes, n}: which classes the samples fall into.
@@ -203,7 +192,7 @@ def class_coverage(fake: Tensor, extractor: FeatureExtractor, data_labels: Tenso
             raise GankitError(f"data labels go up to {len(reference) - 1}, beyond num_classes={num_classes}")
     return {
         "counts": counts.tolist(),
-        "kl": kl_divergence(counts, reference),
+        "kl": histogram_kl(counts, reference),
         "confident": float((probs.max(1).values >= threshold).double().mean()),
         "classes": int((counts > 0).sum()),
         "num_classes": num_classes,
@@ -223,10 +212,10 @@ def stacked_mnist_modes(fake3: Tensor, extractor: FeatureExtractor) -> dict:
     digits = logits.argmax(1).reshape(n, 3)
     modes = digits[:, 0] * 100 + digits[:, 1] * 10 + digits[:, 2]
     counts = torch.bincount(modes, minlength=1000)
-    return {"modes": int((counts > 0).sum()), "max_modes": 1000, "kl": kl_to_uniform(counts),
+    return {"modes": int((counts > 0).sum()), "max_modes": 1000, "kl": histogram_kl(counts),
             "counts": counts.tolist(), "n": n}
 
 
 __all__ = ["METRICS", "STACKED_MNIST_SAMPLES", "class_coverage", "fid_from_features", "frechet_distance",
            "gaussian_stats", "image_metrics", "inception_score_from_logits", "kid_from_features",
-           "kl_divergence", "stacked_mnist_modes"]
+           "stacked_mnist_modes"]

@@ -11,17 +11,9 @@ For generated samples (2,500 by the protocol) and a mixture with means μ_k and 
 import torch
 from torch import Tensor
 
+from .histograms import histogram_kl
+
 PROTOCOL_SAMPLES = 2500
-
-
-def kl_to_uniform(counts: Tensor) -> float:
-    """KL(p ‖ uniform) of a histogram, with 0·log 0 = 0; NaN for an empty histogram."""
-    total = counts.sum()
-    if total == 0:
-        return float("nan")
-    p = counts.double() / total
-    nz = p[p > 0]
-    return float((nz * (nz * len(counts)).log()).sum())
 
 
 def mode_stats(samples: Tensor, means: Tensor | list, std: float, threshold: float = 3.0) -> dict:
@@ -37,7 +29,7 @@ def mode_stats(samples: Tensor, means: Tensor | list, std: float, threshold: flo
         "modes": int((counts > 0).sum()),
         "max_modes": len(mu),
         "high_quality": float(hq.sum()) / max(1, len(x)),
-        "reverse_kl": kl_to_uniform(counts),
+        "reverse_kl": histogram_kl(counts),
         "counts": counts.tolist(),
         "n": len(x),
     }

@@ -31,10 +31,10 @@ from torch.func import functional_call
 
 from .. import config as C
 from ..config import DNetConfig, NetConfig, OptimConfig, d_net, g_net, nested, param
-from ..data.base import to_data_space
-from ..nets import build_discriminator, build_generator
+from ..data.base import DataSpec, to_data_space
 from ..errors import GankitError
-from ..nets.heads import CONDITIONS
+from ..modalities import get_modality
+from ..nets import build_discriminator, build_generator
 from ..nets.layers import need_double_backward, pack
 from ..objectives import Objective, d_minimax, mean_probability
 from ..objectives.adversarial import SATURATED_LOGIT
@@ -46,6 +46,8 @@ SAMPLE_CHUNK = 512
 
 @dataclass
 class AdversarialConfig(C.TrainConfig):
+    z_dim: int = param(100, "latent dimension", min=1)
+    ema: float = param(0.999, "EMA decay of G_ema per step (0 = no EMA copy)", min=0.0, max=0.99999)
     G: NetConfig = nested(g_net, "generator network")
     D: DNetConfig = nested(d_net, "discriminator network")
     G_opt: OptimConfig = nested(OptimConfig, "generator optimizer")
@@ -71,6 +73,8 @@ class AdversarialRecipe(Recipe):
     """G vs D with one objective; subclasses choose the objective, penalty and hooks."""
 
     cfg: AdversarialConfig
+    auto_preset = {"points": "toy", "table": "toy"}
+    losses = ("loss/D", "loss/G")
 
     # -- what subclasses customize -----------------------------------------------------------
     def base_objective(self) -> Objective:
@@ -121,6 +125,21 @@ class AdversarialRecipe(Recipe):
 
     def needs_double_backward(self) -> bool:
         return self.cfg.unroll_steps > 0
+
+    def ema_nets(self) -> dict[str, float]:
+        return {"G": self.cfg.ema} if self.cfg.ema > 0 else {}
+
+    def batch_multiple(self) -> int:
+        return self.cfg.pack  # PacGAN packs consecutive samples of each batch
+
+    def latent(self, n: int, generator: torch.Generator | None = None, device="cpu") -> Tensor:
+        """Latent noise z ~ N(0, I) of shape [n, z_dim] (drawn on the CPU, so seeds agree across devices)."""
+        return torch.randn(n, self.cfg.z_dim, generator=generator).to(device)
+
+    def health_checks(self, data):
+        from ..train.diagnostics import Diagnostics
+
+        return Diagnostics(self, data, get_modality(self.spec.kind).class_probe(data.spec))
 
     # -- the recipe interface -------------------------------------------------------------
     def build_nets(self) -> dict[str, nn.Module]:
@@ -245,17 +264,31 @@ class AdversarialRecipe(Recipe):
             ctx.report("D/p_fake", mean_probability(d_fake))
             ctx.report("D/saturated_fake", (d_fake.detach() < SATURATED_LOGIT).float().mean())
 
+    def generator_net(self, nets: Mapping[str, nn.Module], ema: bool = True) -> nn.Module:
+        return nets["G_ema"] if ema and "G_ema" in nets else nets["G"]
+
+    def sample_labels(self, n: int, condition, generator: torch.Generator | None) -> Tensor | None:
+        """The class labels of n samples: `condition` (an int or [n] class indices), or uniform random
+        classes for conditional runs when it is None."""
+        if condition is None:
+            return self.labels(n, generator)
+        if not self.conditional:
+            raise GankitError(f"this {self.name} run is unconditional: it cannot sample given classes")
+        y = torch.as_tensor(condition, dtype=torch.long).flatten()
+        if len(y) not in (1, n):
+            raise GankitError(f"{len(y)} class labels given for {n} samples")
+        if ((y < 0) | (y >= self.spec.num_classes)).any():
+            raise GankitError(f"class labels must lie in 0..{self.spec.num_classes - 1}")
+        return y.expand(n) if len(y) == 1 else y
+
     @torch.no_grad()
     def sample(self, nets: Mapping[str, nn.Module], n: int, generator: torch.Generator | None = None,
-               y: Tensor | None = None, ema: bool = True) -> Tensor:
-        """n samples in data space; for conditional recipes `y` ([n] class indices) picks the classes
-        (uniform random classes when None)."""
-        G = nets["G_ema"] if ema and "G_ema" in nets else nets["G"]
+               condition=None, ema: bool = True) -> Tensor:
+        """n samples in data space from G_ema (or G); for conditional recipes `condition` ([n] class
+        indices, or one class for all) picks the classes (uniform random classes when None)."""
+        G = self.generator_net(nets, ema)
         device = next(G.parameters()).device
-        if y is None:
-            y = self.labels(n, generator)
-        elif not self.conditional:
-            raise GankitError(f"this {self.name} run is unconditional: it cannot sample given classes")
+        y = self.sample_labels(n, condition, generator)
         was_training = G.training
         G.eval()  # BatchNorm uses its running statistics, so a sample does not depend on its batch
         try:
@@ -264,3 +297,21 @@ class AdversarialRecipe(Recipe):
         finally:
             G.train(was_training)
         return to_data_space(self.spec, torch.cat(chunks) if chunks else torch.empty(0, *self.spec.shape))
+
+    def export_module(self, nets: Mapping[str, nn.Module], ema: bool = True):
+        G = self.generator_net(nets, ema)
+        z = torch.randn(2, self.cfg.z_dim)
+        if self.conditional:
+            return SamplingModule(G, self.spec, True), (z, torch.zeros(2, dtype=torch.long)), ["z", "y"]
+        return SamplingModule(G, self.spec, False), (z,), ["z"]
+
+
+class SamplingModule(nn.Module):
+    """G (in eval mode) followed by the map back to data space: what `sample` computes, traceable."""
+
+    def __init__(self, G: nn.Module, spec: DataSpec, conditional: bool):
+        super().__init__()
+        self.G, self.spec, self.conditional = G, spec, conditional
+
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        return to_data_space(self.spec, self.G(z, y if self.conditional else None).float())

@@ -5,8 +5,16 @@ named presets (always including `smoke`), the networks it builds, the phases of
 one training step and a `sample` function. The trainer knows no method: it runs
 phases. A phase names the networks it trains, a loss function of a
 `StepContext`, how many times it repeats per step (n_critic), how often it runs
-(lazy regularization) and post-step hooks (weight clipping). One backward per
-phase run.
+(lazy regularization), in how many micro-batches it accumulates gradients, and
+post-step hooks (weight clipping). One backward per phase run (per micro-batch).
+
+A recipe also declares what the generic code around it needs to know: the data
+kinds it trains on (`data_kinds`), its named data sources (`sources`: one
+`train` source by default; a style-transfer recipe has `content` and `style`),
+the losses it reports (`losses`, read by the contract suite), which nets get an
+EMA copy (`ema_nets()`, none by default) and a schedule hook (`begin_step`)
+that may change the step itself: grow nets, reset optimizers, change the batch.
+The adversarial layer (adversarial.py) adds what is GAN-specific.
 """
 
 import importlib
@@ -24,19 +32,23 @@ from ..errors import GankitError
 
 
 class StepContext(Protocol):
-    """What a phase's loss function can use; the trainer provides it."""
+    """What a phase's loss function (and `Recipe.begin_step`) can use; the trainer provides it."""
 
     nets: Mapping[str, nn.Module]
     step: int            # index of the current training step (0-based)
     device: torch.device
-    batch_size: int      # samples per step on this process (the global batch over the ranks)
+    batch_size: int      # samples this process draws per real() call (global batch / ranks / micro-batches)
     repeat_index: int    # which of a phase's repeats at this step is running (0-based)
     last_repeat: bool    # True on the last of a phase's repeats at this step
     stash: dict          # values one phase hands to a later phase of the same step (cleared after it)
 
-    def real(self) -> Batch: ...                                  # the next real batch, on device
+    def real(self, source: str | None = None, n: int | None = None) -> Batch: ...  # next batch of a source
+                                                                  # (default: the first), on device
     def z(self, n: int) -> Tensor: ...                            # latent noise for n samples
     def report(self, name: str, value: Tensor | float) -> None: ...  # a scalar for the logs
+    def set_net(self, name: str, net: nn.Module) -> None: ...     # replace a net (e.g. grown by a level)
+    def reset_optimizer(self, name: str) -> None: ...             # a fresh optimizer over the net's parameters
+    def set_batch_size(self, batch_size: int) -> None: ...        # a new global batch from this step on
 
 
 Hook = Callable[[Mapping[str, nn.Module]], None]
@@ -51,6 +63,7 @@ class Phase:
     interval: int = 1                           # run only on steps divisible by this (lazy regularization)
     post_step: tuple[Hook, ...] = ()            # after each optimizer step, e.g. weight clipping
     keeps_graph: tuple[str, ...] = ()           # nets not stepped here whose graph a later phase reuses
+    accumulate: int = 1                         # micro-batches whose gradients add up to one optimizer step
 
     def runs_at(self, step: int) -> int:
         if step % self.interval:
@@ -65,12 +78,24 @@ class Recipe:
     Config: ClassVar[type[C.TrainConfig]]
     description: ClassVar[str] = ""
     presets: ClassVar[dict[str, dict]] = {}
-    auto_preset: ClassVar[dict[str, str]] = {}  # data kind -> preset used when the user names none
-    ema_nets: ClassVar[tuple[str, ...]] = ("G",)  # nets that get an EMA copy named <net>_ema
+    auto_preset: ClassVar[dict[str, str]] = {}        # data kind -> preset used when the user names none
+    data_kinds: ClassVar[tuple[str, ...]] = ("image", "points", "table")  # kinds of data it trains on
+    sources: ClassVar[tuple[str, ...]] = ("train",)    # named data sources; the first is the primary one
+    losses: ClassVar[tuple[str, ...]] = ()             # stats names of the losses it reports
+    demo: ClassVar[dict | None] = None                 # `gankit demo`: {data, preset, about} (one recipe)
 
-    def __init__(self, cfg: C.TrainConfig, spec: DataSpec):
-        self.cfg, self.spec = cfg, spec
+    def __init__(self, cfg: C.TrainConfig, spec: DataSpec | Mapping[str, DataSpec]):
+        specs = dict(spec) if isinstance(spec, Mapping) else {self.sources[0]: spec}
+        missing = [s for s in self.sources if s not in specs]
+        if missing:
+            raise GankitError(f"{self.name} needs the data sources {', '.join(self.sources)}; "
+                              f"missing: {', '.join(missing)} (pass --data NAME=DATA for each)")
+        self.cfg, self.specs, self.spec = cfg, specs, specs[self.sources[0]]
         C.validate(cfg)
+        for source, s in specs.items():
+            if s.kind not in self.data_kinds:
+                raise GankitError(f"{self.name} trains on {' or '.join(self.data_kinds)} data; "
+                                  f"{s.name} ({source}) is {s.kind} data")
         self.check()
 
     # -- to implement ---------------------------------------------------------------------
@@ -88,17 +113,45 @@ class Recipe:
         raise NotImplementedError
 
     def sample(self, nets: Mapping[str, nn.Module], n: int, generator: torch.Generator | None = None,
-               y: Tensor | None = None, ema: bool = True) -> Tensor:
-        """n samples in data space; `generator` makes them reproducible, `ema` uses G_ema."""
+               condition=None, **options) -> Tensor:
+        """n samples in data space; `generator` makes them reproducible; `condition` and the options are
+        the recipe's own (a class, a sentence, a style image; `ema`, `truncation`, ...)."""
         raise NotImplementedError
+
+    # -- optional ---------------------------------------------------------------------------
+    @property
+    def conditional(self) -> bool:
+        """True if samples can be asked for by class (`sample(..., condition=class)`)."""
+        return False
+
+    def ema_nets(self) -> dict[str, float]:
+        """Nets that get an exponential-moving-average copy named <net>_ema, with their decay."""
+        return {}
+
+    def begin_step(self, ctx: StepContext) -> None:
+        """Called before every step, and on resume before the checkpoint is loaded: bring the nets,
+        optimizers and batch to what step `ctx.step` needs. Must be idempotent for a given step (a
+        recipe that grows nets grows them only when their size differs from the step's level)."""
+
+    def batch_multiple(self) -> int:
+        """The global batch must be a multiple of this (times the ranks and micro-batches)."""
+        return 1
 
     def needs_double_backward(self) -> bool:
         """True if a loss differentiates a gradient (penalties, unrolling): torch.compile cannot."""
         return False
 
     def latent(self, n: int, generator: torch.Generator | None = None, device="cpu") -> Tensor:
-        """Latent noise z ~ N(0, I) of shape [n, z_dim] (drawn on the CPU, so seeds agree across devices)."""
-        return torch.randn(n, self.cfg.z_dim, generator=generator).to(device)
+        raise GankitError(f"{self.name} draws no latent noise")
+
+    def health_checks(self, data):
+        """A checker whose `check(step, scalars, nets)` returns warnings at each logging step, or None."""
+        return None
+
+    def export_module(self, nets: Mapping[str, nn.Module], **options):
+        """(module, example inputs, input names): a traceable nn.Module mapping sampling inputs to
+        samples in data space, for ONNX/TorchScript export; None if sampling cannot be traced."""
+        return None
 
 
 # ------------------------------------------------------------------------------ registry
@@ -149,3 +202,16 @@ def config_from_dict(recipe_cls: type[Recipe], data: dict) -> C.TrainConfig:
     cfg = C.from_dict(recipe_cls.Config, data)
     C.validate(cfg)
     return cfg
+
+
+def specs_from_header(header: dict) -> dict[str, DataSpec]:
+    """The data specs stored with a run or checkpoint (older ones stored the primary spec only)."""
+    if "data_specs" in header:
+        return {k: DataSpec.from_json(v) for k, v in header["data_specs"].items()}
+    return {"train": DataSpec.from_json(header["data_spec"])}
+
+
+def recipe_from_header(header: dict) -> Recipe:
+    """Rebuild the recipe object a run or checkpoint header describes (no data needed)."""
+    cls = get_recipe(header["recipe"])
+    return cls(config_from_dict(cls, header["config"]), specs_from_header(header))

@@ -13,7 +13,7 @@ Nets: MLPs, or DCGAN convnets for square images (`G.arch`, `D.arch`).
 from dataclasses import dataclass
 from typing import Literal
 
-from ..config import DNetConfig, NetConfig, d_net, nested, param
+from ..config import DNetConfig, d_net, nested, param
 from ..errors import GankitError
 from ..objectives import OBJECTIVES, Objective
 from .adversarial import AdversarialConfig, AdversarialRecipe
@@ -21,9 +21,12 @@ from .base import register
 
 SMOKE = {"steps": 2, "batch_size": 8, "z_dim": 8, "G.width": 8, "D.width": 8, "G.depth": 1, "D.depth": 1,
          "log_every": 1, "sample_every": 1, "ckpt_every": 1, "tensorboard": False}
-TOY_NETS = {"z_dim": 2, "G.arch": "mlp", "D.arch": "mlp", "G.width": 256, "D.width": 256,
-            "G.depth": 3, "D.depth": 3, "G.norm": "none", "batch_size": 256,
-            "log_every": 100, "sample_every": 1000, "ckpt_every": 5000}
+# The 2-D mixtures' setting shared by the family's `toy` presets: 3-layer MLPs of 256 units, batch 256,
+# lr 1e-3 for both nets, 6,000 steps (each recipe adds its own values).
+TOY = {"z_dim": 2, "G.arch": "mlp", "D.arch": "mlp", "G.width": 256, "D.width": 256,
+       "G.depth": 3, "D.depth": 3, "G.norm": "none", "batch_size": 256,
+       "log_every": 100, "sample_every": 1000, "ckpt_every": 5000,
+       "steps": 6000, "G_opt.lr": 1e-3, "D_opt.lr": 1e-3}
 
 
 @dataclass
@@ -43,12 +46,10 @@ class GAN(AdversarialRecipe):
     presets = {
         "smoke": SMOKE,
         # 2-D mixtures: no dropout and lr 1e-3 (ring8: 8/8 modes, 97% high quality in 6,000 steps)
-        "toy": {**TOY_NETS, "steps": 6000, "G_opt.lr": 1e-3, "D_opt.lr": 1e-3, "D.dropout": 0.0,
-                "D.norm": "none"},
+        "toy": {**TOY, "D.dropout": 0.0, "D.norm": "none"},
         "saturating": {"saturating": True},
         "mlp": {"G.arch": "mlp", "D.arch": "mlp", "G.width": 512, "D.width": 512, "G.depth": 3, "D.depth": 3},
     }
-    auto_preset = {"points": "toy", "table": "toy"}
     cfg: GANConfig
 
     def check(self) -> None:

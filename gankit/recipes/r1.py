@@ -16,7 +16,7 @@ from ..config import OptimConfig, nested, param
 from ..objectives import OBJECTIVES, Objective, lazy_adam, r1_penalty
 from .adversarial import AdversarialConfig, AdversarialRecipe
 from .base import Phase, StepContext, register
-from .gan import SMOKE, TOY_NETS
+from .gan import SMOKE, TOY
 
 
 @dataclass
@@ -34,10 +34,9 @@ class R1GAN(AdversarialRecipe):
     description = "Mescheder et al. 2018: non-saturating GAN + R1 penalty γ/2‖∇D(x)‖², lazy every k steps"
     presets = {
         "smoke": {**SMOKE, "lazy_interval": 2},
-        "toy": {**TOY_NETS, "steps": 6000, "gamma": 0.1, "lazy_interval": 4, "G_opt.lr": 1e-3, "D_opt.lr": 1e-3},
+        "toy": {**TOY, "gamma": 0.1, "lazy_interval": 4},
         "eager": {"lazy_interval": 1},
     }
-    auto_preset = {"points": "toy", "table": "toy"}
     cfg: R1Config
 
     def needs_double_backward(self) -> bool:

@@ -12,11 +12,11 @@ generator steps and every 500th one.
 
 from dataclasses import dataclass
 
-from ..config import DNetConfig, NetConfig, OptimConfig, d_net, nested, param
+from ..config import DNetConfig, OptimConfig, d_net, nested, param
 from ..objectives import OBJECTIVES, Objective, weight_clipper
 from .adversarial import AdversarialConfig, AdversarialRecipe
 from .base import register
-from .gan import SMOKE, TOY_NETS
+from .gan import SMOKE, TOY
 
 
 def rmsprop(lr: float) -> OptimConfig:
@@ -40,12 +40,11 @@ class WGAN(AdversarialRecipe):
     description = "Arjovsky et al. 2017: linear critic, weight clipping, RMSprop, n_critic 5"
     presets = {
         "smoke": {**SMOKE, "critic_boost": False, "n_critic": 2},
-        "toy": {**TOY_NETS, "D.norm": "none", "steps": 6000, "G_opt.lr": 1e-3, "D_opt.lr": 1e-3, "clip": 0.1},
+        "toy": {**TOY, "D.norm": "none", "clip": 0.1},
         "adam-beta0": {"G_opt.name": "adam", "D_opt.name": "adam", "G_opt.lr": 1e-4, "D_opt.lr": 1e-4,
                        "G_opt.betas": (0.0, 0.9), "D_opt.betas": (0.0, 0.9)},
         "sgd": {"G_opt.name": "sgd", "D_opt.name": "sgd", "G_opt.lr": 5e-3, "D_opt.lr": 5e-3},
     }
-    auto_preset = {"points": "toy", "table": "toy"}
     cfg: WGANConfig
 
     def base_objective(self) -> Objective:

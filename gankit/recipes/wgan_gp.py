@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
-from ..config import DNetConfig, NetConfig, OptimConfig, d_net, nested, param
+from ..config import DNetConfig, OptimConfig, d_net, nested, param
 from ..errors import GankitError
 from ..objectives import OBJECTIVES, Objective, gradient_penalty
 from .adversarial import AdversarialConfig, AdversarialRecipe
 from .base import StepContext, register
-from .gan import SMOKE, TOY_NETS
+from .gan import SMOKE, TOY
 
 
 def adam(lr: float, betas: tuple[float, float]) -> OptimConfig:
@@ -47,12 +47,10 @@ class WGANGP(AdversarialRecipe):
         "smoke": {**SMOKE, "n_critic": 2},
         # The paper's toy setting (gan_toy.py: λ 0.1, 3 ReLU layers, batch 256) on standardized data, with
         # lr 1e-3 decayed linearly to 0: 25/25 grid modes, > 90% high-quality samples in 6,000 steps.
-        "toy": {**TOY_NETS, "D.norm": "none", "steps": 6000, "gp_weight": 0.1, "G_opt.lr": 1e-3, "D_opt.lr": 1e-3,
-                "lr_decay": "linear"},
+        "toy": {**TOY, "D.norm": "none", "gp_weight": 0.1, "lr_decay": "linear"},
         "beta0": {"G_opt.betas": (0.0, 0.9), "D_opt.betas": (0.0, 0.9)},
         "lazy": {"gp_interval": 16},
     }
-    auto_preset = {"points": "toy", "table": "toy"}
     cfg: WGANGPConfig
 
     def check(self) -> None:

@@ -1,5 +1,6 @@
 """Training: the generic trainer, checkpoints, stats and run folders."""
 
-from .loop import Trainer, pick_device
+from .build import pick_device
+from .loop import Trainer
 
 __all__ = ["Trainer", "pick_device"]

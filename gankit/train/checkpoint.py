@@ -101,6 +101,28 @@ def latest(folder: Path) -> dict | None:
     return entry
 
 
+def candidates(folder: Path) -> list[dict]:
+    """Every complete checkpoint in `folder` (weights and state present), newest first: where the newest
+    turns out unreadable, `--resume` and `sample` fall back to the next one (`keep_ckpts` keeps them)."""
+    folder = Path(folder)
+    out = []
+    for weights in sorted(folder.glob("step-*.safetensors"), reverse=True):
+        state = weights.with_name(weights.name.replace(".safetensors", ".state.pt"))
+        if state.exists():
+            out.append({"step": int(weights.name.split(".")[0].split("-")[1]), "weights": weights, "state": state})
+    return out
+
+
+def has_net(weights: Path, name: str) -> bool:
+    with safe_open(str(weights), framework="pt") as f:
+        return any(k.startswith(name + ".") for k in f.keys())
+
+
+def step_of(weights: Path) -> int:
+    with safe_open(str(weights), framework="pt") as f:
+        return int((f.metadata() or {}).get("step", 0))
+
+
 def read_header(path: Path) -> dict:
     """The recipe/config/data header stored in a weights file."""
     try:

@@ -25,7 +25,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ..data.base import to_data_space
+from ..metrics.histograms import histogram_kl
+
 PROBE_SAMPLES = 256
+PROBE_SEED_OFFSET = 3  # the probe's noise: seed + 3 (the training previews use seed + 2)
 
 
 @dataclass
@@ -43,34 +47,33 @@ def mean_pairwise_distance(x: Tensor) -> float:
     return float(torch.pdist(flat).mean())
 
 
-def histogram_kl(counts: Tensor, reference: Tensor) -> float:
-    """KL(p ‖ q) of two histograms, with q smoothed so an unseen class does not give infinity."""
-    p = counts.double() / counts.sum().clamp(min=1)
-    q = (reference.double() + 0.5) / (reference.double() + 0.5).sum()
-    nz = p > 0
-    return float((p[nz] * (p[nz] / q[nz]).log()).sum())
-
-
 class Diagnostics:
-    """Checks each logged interval; `probe` returns fixed-noise samples of G (not G_ema) in data space."""
+    """Checks each logged interval of an adversarial recipe; probes G (not G_ema: collapse shows in G
+    first) with fixed noise. `classify` sorts samples into the data's classes (the modality's probe)."""
 
-    def __init__(self, recipe, real: Tensor, labels: Tensor | None,
-                 classify: Callable[[Tensor], Tensor] | None = None):
+    def __init__(self, recipe, data, classify: Callable[[Tensor], Tensor] | None = None):
         self.recipe = recipe
-        self.probabilistic = bool(getattr(recipe, "objective", None)) and recipe.objective().probabilistic
+        self.probabilistic = recipe.objective().probabilistic
         self.saturating = bool(getattr(recipe.cfg, "saturating", False))
         self.classify = classify
-        probe_real = real[:PROBE_SAMPLES]
-        self.real_spread = mean_pairwise_distance(probe_real)
+        pick = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:PROBE_SAMPLES]
+        self.real_spread = mean_pairwise_distance(to_data_space(data.spec, data.batch(pick).x))
         self.class_reference = None
-        if classify is not None and labels is not None:
-            self.class_reference = torch.bincount(labels.cpu(), minlength=recipe.spec.num_classes)
+        if classify is not None and data.y is not None:
+            self.class_reference = torch.bincount(data.y.cpu(), minlength=recipe.spec.num_classes)
         self.fired: dict[str, HealthWarning] = {}
         self.g_grad_start: float | None = None
         self.warmed_up = False
 
-    def check(self, step: int, scalars: dict[str, float], samples: Tensor | None) -> list[HealthWarning]:
+    def probe(self, nets) -> Tensor:
+        generator = torch.Generator().manual_seed(self.recipe.cfg.seed + PROBE_SEED_OFFSET)
+        return self.recipe.sample(nets, PROBE_SAMPLES, generator=generator, ema=False)
+
+    def check(self, step: int, scalars: dict[str, float], nets) -> list[HealthWarning]:
         """Adds diag/* entries to `scalars` and returns the warnings that fire for the first time."""
+        return self.check_samples(step, scalars, self.probe(nets))
+
+    def check_samples(self, step: int, scalars: dict[str, float], samples: Tensor | None) -> list[HealthWarning]:
         # An untrained G is concentrated by construction: judge collapse only after a warm-up of
         # 10% of the run but at least 500 steps (or half of a shorter run).
         steps = self.recipe.cfg.steps
@@ -121,7 +124,7 @@ class Diagnostics:
                                    "try minibatch discrimination, a conditional GAN, or wgan-gp")
         if self.classify is not None and self.class_reference is not None:
             counts = torch.bincount(self.classify(samples).cpu(), minlength=len(self.class_reference))
-            kl = histogram_kl(counts, self.class_reference)
+            kl = histogram_kl(counts, self.class_reference, smoothing=0.5)
             scalars["diag/class_kl"] = kl
             scalars["diag/classes_present"] = float((counts > 0).sum())
             if kl > 1.0 and self.warmed_up:
@@ -129,21 +132,3 @@ class Diagnostics:
                 yield "class_collapse", (f"mode collapse: samples fall in {shown} of {len(counts)} classes "
                                          f"(KL {kl:.2f} to the data's class histogram); try minibatch "
                                          "discrimination or a conditional GAN")
-
-
-def class_probe(spec) -> Callable[[Tensor], Tensor] | None:
-    """A classifier of samples into the data's classes, where gankit has one."""
-    if spec.kind == "points" and "means" in spec.meta:
-        means = torch.tensor(spec.meta["means"])
-        return lambda x: torch.cdist(x.detach().float().cpu(), means).argmin(1)
-    if spec.kind == "image" and spec.shape[0] == 1 and spec.num_classes == 10 and spec.name in ("mnist5k", "digits"):
-        from ..metrics.classifier import load_digit_classifier
-
-        def digits(x: Tensor) -> Tensor:
-            clf = load_digit_classifier()
-            with torch.no_grad():
-                return torch.cat([clf(c.float().cpu()).argmax(1) for c in x.split(500)])
-
-        return digits
-    return None
-

@@ -1,0 +1,63 @@
+"""Images [N, C, H, W] in [-1, 1]: PNG grids, class rows, digit-classifier features for digit data.
+
+Datasets describe themselves through `spec.meta`: `digits: true` (1-channel digit images whose classes
+are the digits 0-9: the shipped classifier sorts samples into them), `metrics: [...]` (a protocol that
+replaces the default feature metrics, e.g. Stacked MNIST's mode count).
+"""
+
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from .. import viz
+from .base import Modality, check_extension, register
+
+
+@register
+class ImageModality(Modality):
+    kind = "image"
+    extensions = (".png", ".npy")
+    preview_count = 64
+
+    def preview(self, samples, spec, path, real=None, title=""):
+        return viz.save_image_grid(samples, path)
+
+    def write(self, samples, spec, out, rows=None, title=""):
+        out = check_extension(out, self.extensions, spec)
+        if out.suffix.lower() == ".npy":
+            return super().write(samples, spec, out)
+        return [viz.save_image_grid(samples, out, nrow=rows)]
+
+    def class_picture(self, samples, spec, path, per_class):
+        return viz.save_image_grid(samples, path, nrow=per_class)
+
+    def default_extractor(self, spec):
+        """The shipped digit classifier, for 1-channel images and for data made of digit channels."""
+        from ..metrics.features import digit_features
+
+        return digit_features() if spec.shape[0] == 1 or spec.meta.get("digit_channels") else None
+
+    def default_metrics(self, spec, extractor):
+        if spec.meta.get("metrics"):
+            return list(spec.meta["metrics"])
+        if extractor is None:
+            return []
+        names = ["fid", "kid", "pr", "dc"] + (["is"] if extractor.has_logits else [])
+        if spec.meta.get("digits") and extractor.has_logits and extractor.name.startswith("digit"):
+            names.append("classes")
+        return names
+
+    def class_probe(self, spec):
+        if not (spec.meta.get("digits") and spec.shape[0] == 1 and spec.num_classes == 10):
+            return None
+        from ..metrics.classifier import load_digit_classifier
+
+        def digits(x: Tensor) -> Tensor:
+            clf = load_digit_classifier()
+            with torch.no_grad():
+                return torch.cat([clf(c.float().cpu()).argmax(1) for c in x.split(500)])
+
+        return digits
+
+

@@ -1,0 +1,44 @@
+"""2-D points (and other low-dimensional vectors): scatter plots over the real data, the mixture
+protocol's mode metrics when the data is a Gaussian mixture (`spec.meta["means"]`)."""
+
+import numpy as np
+import torch
+
+from .. import viz
+from .base import Modality, check_extension, register
+
+PREVIEW_POINTS = 2500
+
+
+@register
+class PointsModality(Modality):
+    kind = "points"
+    extensions = (".npy", ".png")  # either way: the .npy samples, and for 2-D data a .png scatter beside
+    preview_count = PREVIEW_POINTS
+
+    def preview(self, samples, spec, path, real=None, title=""):
+        if samples.shape[1] != 2:
+            return None
+        return viz.save_scatter(samples, path, real, spec.meta.get("means"), title)
+
+    def preview_real(self, data):
+        return data.x[:PREVIEW_POINTS].float().cpu()
+
+    def write(self, samples, spec, out, rows=None, title=""):
+        """The samples as .npy, and beside it (2-D data) a .png scatter over the mixture's means."""
+        out = check_extension(out, self.extensions, spec).with_suffix(".npy")
+        np.save(out, samples.detach().cpu().numpy())
+        written = [out]
+        if samples.shape[1] == 2:
+            written.append(viz.save_scatter(samples, out.with_suffix(".png"), means=spec.meta.get("means"),
+                                            title=title))
+        return written
+
+    def default_metrics(self, spec, extractor):
+        return ["modes"] if "means" in spec.meta else []
+
+    def class_probe(self, spec):
+        if "means" not in spec.meta:
+            return None
+        means = torch.tensor(spec.meta["means"])
+        return lambda x: torch.cdist(x.detach().float().cpu(), means).argmin(1)

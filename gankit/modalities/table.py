@@ -1,0 +1,24 @@
+"""Tables of numeric vectors [N, F]: written as CSV (a header row of column names) or .npy."""
+
+import csv
+
+from .base import Modality, check_extension, register
+
+
+@register
+class TableModality(Modality):
+    kind = "table"
+    extensions = (".csv", ".npy")
+    preview_count = 0  # no picture of a table during training
+
+    def write(self, samples, spec, out, rows=None, title=""):
+        out = check_extension(out, self.extensions, spec)
+        if out.suffix.lower() == ".npy":
+            return super().write(samples, spec, out)
+        x = samples.detach().float().cpu().flatten(1)
+        names = spec.meta.get("columns") or [f"x{i}" for i in range(x.shape[1])]
+        with open(out, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(names)
+            writer.writerows([[f"{v:.6g}" for v in row] for row in x.tolist()])
+        return [out]
