@@ -62,13 +62,10 @@ def build(recipe: str, data: DataArg, preset: str | None = None, overrides: dict
     recipe_cls = get_recipe(recipe)
     args = source_args(recipe_cls, data)
     primary = args[recipe_cls.sources[0]] if recipe_cls.sources[0] in args else next(iter(args.values()))
-    # The preset may depend on the data kind; named sets know their kind before loading.
+    # The preset may depend on the data kind, known before loading (the loader needs the config).
     kind = primary.spec.kind if isinstance(primary, Dataset) else kind_of(primary)
     cfg, preset_name = resolve_config(recipe_cls, kind, preset, overrides)
     datasets = {name: load_data(d, cfg) for name, d in args.items()}
-    loaded_kind = datasets.get(recipe_cls.sources[0], next(iter(datasets.values()))).spec.kind
-    if loaded_kind != kind:  # a user-given folder/tensor turned out differently: redo the preset choice
-        cfg, preset_name = resolve_config(recipe_cls, loaded_kind, preset, overrides)
     rec = recipe_cls(cfg, {name: d.spec for name, d in datasets.items()})
     return rec, (datasets if len(datasets) > 1 else next(iter(datasets.values()))), preset_name
 

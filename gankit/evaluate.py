@@ -127,7 +127,8 @@ class Evaluator:
 
     def __call__(self, recipe, nets: Mapping[str, nn.Module], ema: bool = True) -> dict[str, float]:
         generator = torch.Generator().manual_seed(self.seed + 1)
-        fake = recipe.sample(nets, self.n, generator=generator, ema=ema).cpu()
+        options = {"ema": ema} if recipe.ema_nets() else {}  # G or its EMA copy, for recipes that keep one
+        fake = recipe.sample(nets, self.n, generator=generator, **options).cpu()
         return self.score(fake)
 
     def score(self, fake: torch.Tensor) -> dict[str, float]:

@@ -1,7 +1,7 @@
 """Where gankit keeps its caches.
 
-One folder holds everything gankit caches (decoded datasets, the inductor and
-music21 caches), so users can find and delete it: `$GANKIT_CACHE`, or
+One folder holds everything gankit caches (decoded datasets, and the caches of
+TorchInductor, scikit-learn and matplotlib), so users can find and delete it: `$GANKIT_CACHE`, or
 `~/.cache/gankit` by default.
 """
 

@@ -1,5 +1,8 @@
+import importlib.util
 import os
+import sys
 import tempfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -9,6 +12,21 @@ os.environ.setdefault("GANKIT_CACHE", os.path.join(tempfile.gettempdir(), "ganki
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 from gankit.data import Dataset, from_tensors, load_dataset  # noqa: E402
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def load_examples() -> dict:
+    """Import the README's example recipes and pipelines (examples/*.py), so they register themselves."""
+    modules = {}
+    for path in sorted(EXAMPLES.glob("*.py")):
+        name = f"gankit_examples.{path.stem}"
+        if name not in sys.modules:
+            spec = importlib.util.spec_from_file_location(name, path)
+            sys.modules[name] = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(sys.modules[name])
+        modules[path.stem] = sys.modules[name]
+    return modules
 
 
 @pytest.fixture(scope="session")

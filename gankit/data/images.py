@@ -1,4 +1,4 @@
-"""Image helpers shared by the image datasets: resizing uint8 batches and stacking."""
+"""Image helpers shared by the image datasets: resizing uint8 batches."""
 
 import torch
 import torch.nn.functional as F

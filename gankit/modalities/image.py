@@ -5,11 +5,6 @@ are the digits 0-9: the shipped classifier sorts samples into them), `metrics: [
 replaces the default feature metrics, e.g. Stacked MNIST's mode count).
 """
 
-from pathlib import Path
-
-import torch
-from torch import Tensor
-
 from .. import viz
 from .base import Modality, check_extension, register
 
@@ -51,13 +46,9 @@ class ImageModality(Modality):
     def class_probe(self, spec):
         if not (spec.meta.get("digits") and spec.shape[0] == 1 and spec.num_classes == 10):
             return None
-        from ..metrics.classifier import load_digit_classifier
+        from ..metrics.features import digit_features
 
-        def digits(x: Tensor) -> Tensor:
-            clf = load_digit_classifier()
-            with torch.no_grad():
-                return torch.cat([clf(c.float().cpu()).argmax(1) for c in x.split(500)])
-
-        return digits
+        classifier = digit_features()
+        return lambda x: classifier.extract(x.float().cpu(), logits=True)[1].argmax(1)
 
 

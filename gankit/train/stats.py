@@ -57,10 +57,6 @@ class StatsWriter:
     def write_metrics(self, record: dict) -> None:
         self._append("metrics.jsonl", record)
 
-    def add_image(self, tag: str, image_hwc, step: int) -> None:
-        if self._tb is not None:
-            self._tb.add_image(tag, image_hwc, step, dataformats="HWC")
-
     def close(self) -> None:
         if self._tb is not None:
             self._tb.close()
