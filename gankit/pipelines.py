@@ -1,7 +1,7 @@
 """Pipelines: inference, composed from loaded parts, with one call (diffusers' idea beside the trainer).
 
-    pipe = gankit.load("runs/dcgan-mnist5k-000")            # = Pipeline.from_run(...)
-    out = pipe(16, seed=0)                                  # Samples: out.data [16, 1, 32, 32], out.meta
+    pipe = gankit.load("runs/RUN")                          # = Pipeline.from_run(...)
+    out = pipe(16, seed=0)                                  # Samples: out.data [16, *shape], out.meta
     out = pipe(10, condition=7, ema=False)                  # a class (conditional runs); recipe options
     pipe.write(out, "digits.png")                           # the modality's file formats
     module, inputs, names = pipe.module()                   # a traceable nn.Module for ONNX/TorchScript

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from gankit.config import NetConfig
+from gankit.nets.config import NetConfig
 from gankit.data import DataSpec
 from gankit.errors import GankitError
 from gankit.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, build_generator

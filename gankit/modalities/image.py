@@ -6,6 +6,8 @@ replaces the default feature metrics, e.g. Stacked MNIST's mode count).
 """
 
 from .. import viz
+from ..metrics.image import STACKED_MNIST_SAMPLES, class_coverage, image_metrics, stacked_mnist_modes
+from ..metrics.registry import Metric, register_metric
 from .base import Modality, check_extension, register
 
 
@@ -52,3 +54,33 @@ class ImageModality(Modality):
         return lambda x: classifier.extract(x.float().cpu(), logits=True)[1].argmax(1)
 
 
+
+
+def _features(ev, fake, names):
+    return image_metrics(fake, ev.real_images(), ev.extractor, names, seed=ev.seed)
+
+
+def _classes(ev, fake, names):
+    s = class_coverage(fake, ev.extractor, ev.dataset.y, ev.spec.num_classes)
+    return {"class_kl": s["kl"], "confident": s["confident"], "classes_present": s["classes"]}
+
+
+def _stacked(ev, fake, names):
+    s = stacked_mnist_modes(fake, ev.extractor)
+    return {"stacked_modes": s["modes"], "stacked_kl": s["kl"]}
+
+
+for _metric in [
+    Metric("fid", ("image",), "Fréchet distance in the feature network's space", _features, needs_features=True),
+    Metric("kid", ("image",), "kernel (MMD) distance in that space", _features, needs_features=True),
+    Metric("is", ("image",), "Inception-style score (extractors with class logits)", _features, needs_features=True),
+    Metric("pr", ("image",), "precision/recall (k=3)", _features, needs_features=True),
+    Metric("dc", ("image",), "density/coverage (k=5)", _features, needs_features=True),
+    Metric("classes", ("image",), "class coverage of labelled data: KL to the data's class histogram, "
+           "confident fraction, classes present", _classes, needs_features=True,
+           requires=lambda s: None if s.num_classes else "needs labelled data"),
+    Metric("stacked", ("image",), "Stacked MNIST: distinct digit triples of 1,000 and KL to uniform", _stacked,
+           needs_features=True, samples=STACKED_MNIST_SAMPLES,
+           requires=lambda s: None if s.shape[0] == 3 else "needs 3-channel digit images"),
+]:
+    register_metric(_metric)

@@ -5,6 +5,8 @@ import numpy as np
 import torch
 
 from .. import viz
+from ..metrics.modes import PROTOCOL_SAMPLES, mode_stats
+from ..metrics.registry import Metric, register_metric
 from .base import Modality, check_extension, register
 
 PREVIEW_POINTS = 2500
@@ -42,3 +44,13 @@ class PointsModality(Modality):
             return None
         means = torch.tensor(spec.meta["means"])
         return lambda x: torch.cdist(x.detach().float().cpu(), means).argmin(1)
+
+
+def _modes(ev, fake, names):
+    s = mode_stats(fake, ev.spec.meta["means"], ev.spec.meta["std"])
+    return {"modes": s["modes"], "high_quality": s["high_quality"], "reverse_kl": s["reverse_kl"]}
+
+
+register_metric(Metric("modes", ("points",), "2-D mixtures (PacGAN): modes covered, high-quality fraction, "
+                       "reverse KL", _modes, samples=PROTOCOL_SAMPLES,
+                       requires=lambda s: None if "means" in s.meta else "needs a Gaussian-mixture dataset"))

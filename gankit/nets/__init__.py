@@ -2,7 +2,7 @@
 
 from torch import nn
 
-from ..config import DNetConfig, NetConfig
+from .config import DNetConfig, NetConfig
 from ..errors import GankitError
 from .dcgan import RESOLUTIONS, DCGANDiscriminator, DCGANGenerator
 from .mlp import MLPDiscriminator, MLPGenerator
@@ -10,7 +10,7 @@ from .mlp import MLPDiscriminator, MLPGenerator
 
 def resolve_arch(cfg: NetConfig, spec) -> str:
     """`auto` means DCGAN for square power-of-two images it supports, an MLP for everything else."""
-    fits_dcgan = spec.kind == "image" and spec.shape[1] == spec.shape[2] and spec.shape[1] in RESOLUTIONS
+    fits_dcgan = len(spec.shape) == 3 and spec.shape[1] == spec.shape[2] and spec.shape[1] in RESOLUTIONS
     if cfg.arch == "auto":
         return "dcgan" if fits_dcgan else "mlp"
     if cfg.arch == "dcgan" and not fits_dcgan:

@@ -30,7 +30,8 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from .. import config as C
-from ..config import DNetConfig, NetConfig, OptimConfig, d_net, g_net, nested, param
+from ..config import OptimConfig, nested, param
+from ..nets.config import DNetConfig, NetConfig, d_net, g_net
 from ..data.base import DataSpec, to_data_space
 from ..errors import GankitError
 from ..modalities import get_modality

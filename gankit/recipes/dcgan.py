@@ -8,7 +8,8 @@ default here is 64, which trains the bundled MNIST digits faster on a CPU.
 
 from dataclasses import dataclass
 
-from ..config import DNetConfig, NetConfig, d_net, g_net, nested
+from ..config import nested
+from ..nets.config import DNetConfig, NetConfig, d_net, g_net
 from .base import register
 from .gan import GAN, GANConfig, SMOKE
 

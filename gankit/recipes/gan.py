@@ -13,7 +13,8 @@ Nets: MLPs, or DCGAN convnets for square images (`G.arch`, `D.arch`).
 from dataclasses import dataclass
 from typing import Literal
 
-from ..config import DNetConfig, d_net, nested, param
+from ..config import nested, param
+from ..nets.config import DNetConfig, d_net
 from ..errors import GankitError
 from ..objectives import OBJECTIVES, Objective
 from .adversarial import AdversarialConfig, AdversarialRecipe

@@ -12,7 +12,8 @@ generator steps and every 500th one.
 
 from dataclasses import dataclass
 
-from ..config import DNetConfig, OptimConfig, d_net, nested, param
+from ..config import OptimConfig, nested, param
+from ..nets.config import DNetConfig, d_net
 from ..objectives import OBJECTIVES, Objective, weight_clipper
 from .adversarial import AdversarialConfig, AdversarialRecipe
 from .base import register

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
-from ..config import DNetConfig, OptimConfig, d_net, nested, param
+from ..config import OptimConfig, nested, param
+from ..nets.config import DNetConfig, d_net
 from ..errors import GankitError
 from ..objectives import OBJECTIVES, Objective, gradient_penalty
 from .adversarial import AdversarialConfig, AdversarialRecipe

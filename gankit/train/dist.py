@@ -1,6 +1,6 @@
 """Data-parallel training under `torchrun` (PyTorch's own launcher and DistributedDataParallel).
 
-    torchrun --nproc_per_node=2 -m gankit train wgan-gp --data mnist5k
+    torchrun --nproc_per_node=2 -m gankit train RECIPE --data DATA
     torchrun --nnodes=2 --nproc_per_node=8 --rdzv-backend=c10d --rdzv-endpoint=HOST:29500 -m gankit train ...
 
 Detection follows nanoGPT: torchrun sets RANK, LOCAL_RANK and WORLD_SIZE; without them gankit runs in
