@@ -8,6 +8,7 @@ from gankit.nets.heads import Head
 from gankit.nets.layers import MinibatchDiscrimination, MinibatchStd, need_double_backward, pack
 from gankit.objectives.remedies import RunningMean, feature_matching, unrolled_parameters
 from gankit.recipes import load_all, resolve_config
+from gankit.recipes.adversarial import AdversarialRecipe
 from gankit.train import Trainer, checkpoint
 
 SWITCHES = {
@@ -23,7 +24,8 @@ SWITCHES = {
     "unrolled": {"unroll_steps": 2, "D.norm": "none"},
     "no-reuse": {"reuse_fakes": False},
 }
-RECIPES = sorted(load_all())
+# The remedy switches belong to the adversarial layer: every registered recipe of the GAN family
+RECIPES = sorted(n for n, cls in load_all().items() if issubclass(cls, AdversarialRecipe))
 
 
 def make(name, data, **overrides):
