@@ -176,25 +176,29 @@ def _coerce(value, tp, key: str):
     raise GankitError(f"{key}: unsupported config type {tp}")
 
 
-def set_value(cfg, key: str, value) -> None:
-    """Set the dotted `key` on `cfg` after converting `value` to the field's type."""
+def set_value(cfg, key: str, value, prefix: str = "") -> None:
+    """Set the dotted `key` on `cfg` after converting `value` to the field's type (`prefix`: where `cfg`
+    sits in the top-level config, for error messages)."""
     head, _, rest = key.partition(".")
     fields = field_map(type(cfg))
-    if head not in fields:
-        raise GankitError(f"unknown config key {key!r}; valid keys: {', '.join(flat_keys(cfg))}")
-    current = getattr(cfg, head)
-    if dataclasses.is_dataclass(current):
-        if not rest:
-            if isinstance(value, dict):
-                for k, v in value.items():
-                    set_value(current, k, v)
-                return
-            raise GankitError(f"{key} is a group; set one of its keys, e.g. {key}.{flat_keys(current)[0]}")
-        set_value(current, rest, value)
+    renamed = getattr(type(cfg), "renamed", {})
+    if head not in fields and head in renamed:  # a key's earlier name (old commands, stored run configs)
+        set_value(cfg, renamed[head] + (f".{rest}" if rest else ""), value, prefix)
         return
-    if rest:
-        raise GankitError(f"unknown config key {key!r}; valid keys: {', '.join(flat_keys(cfg))}")
-    setattr(cfg, head, _coerce(value, _hints(type(cfg))[head], key))
+    full = prefix + key
+    if head not in fields or (rest and not dataclasses.is_dataclass(getattr(cfg, head))):
+        valid = ", ".join(prefix + k for k in flat_keys(cfg))
+        raise GankitError(f"unknown config key {full!r}; valid keys: {valid}")
+    current = getattr(cfg, head)
+    if not dataclasses.is_dataclass(current):
+        setattr(cfg, head, _coerce(value, _hints(type(cfg))[head], full))
+    elif rest:
+        set_value(current, rest, value, f"{prefix}{head}.")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            set_value(current, k, v, f"{prefix}{head}.")
+    else:
+        raise GankitError(f"{full} is a group; set one of its keys, e.g. {full}.{flat_keys(current)[0]}")
 
 
 def apply(cfg, overrides: dict[str, Any]) -> None:

@@ -1,5 +1,7 @@
 import pytest
 
+import gankit
+
 from gankit import config as C
 from gankit.errors import GankitError
 from gankit.recipes import get_recipe, resolve_config
@@ -82,3 +84,19 @@ def test_parse_set_args():
     assert C.parse_set_args(["a=1", " b.c = x "]) == {"a": "1", "b.c": "x"}
     with pytest.raises(GankitError, match="key=value"):
         C.parse_set_args(["novalue"])
+
+
+def test_remedies_are_grouped_and_their_earlier_flat_names_still_work():
+    from gankit.recipes.base import config_from_dict
+
+    cls = gankit.get_recipe("gan")
+    new, _ = resolve_config(cls, "points", "toy", {"remedy.pack": "2", "remedy.condition": "projection"})
+    old, _ = resolve_config(cls, "points", "toy", {"pack": "2", "condition": "projection"})
+    assert new.remedy.pack == old.remedy.pack == 2 and new.remedy.condition == old.remedy.condition == "projection"
+    stored = C.to_dict(cls.Config())
+    flat = {k: v for k, v in stored.items() if k != "remedy"} | {"label_smoothing": 0.1, "unroll_steps": 3}
+    cfg = config_from_dict(cls, flat)  # a run folder written before the grouping
+    assert cfg.remedy.label_smoothing == 0.1 and cfg.remedy.unroll_steps == 3
+    assert "remedy.pack" in C.flat_keys(cfg) and "pack" not in C.flat_keys(cfg)
+    with pytest.raises(gankit.GankitError, match="unknown config key 'remedy.packs'"):
+        resolve_config(cls, "points", "toy", {"remedy.packs": "2"})

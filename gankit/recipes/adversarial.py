@@ -22,7 +22,7 @@ its objective, penalties, hooks, defaults and presets.
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -46,15 +46,9 @@ SAMPLE_CHUNK = 512
 
 
 @dataclass
-class AdversarialConfig(C.TrainConfig):
-    z_dim: int = param(100, "latent dimension", min=1)
-    ema: float = param(0.999, "EMA decay of G_ema per step (0 = no EMA copy)", min=0.0, max=0.99999)
-    G: NetConfig = nested(g_net, "generator network")
-    D: DNetConfig = nested(d_net, "discriminator network")
-    G_opt: OptimConfig = nested(OptimConfig, "generator optimizer")
-    D_opt: OptimConfig = nested(OptimConfig, "discriminator optimizer")
-    n_critic: int = param(1, "discriminator steps per generator step", min=1, max=1000)
-    reuse_fakes: bool = param(True, "the G step reuses the last D step's G(z) instead of a second G forward")
+class RemedyConfig:
+    """Switches against mode collapse and for class conditioning, shared by the family (`remedy.*`)."""
+
     condition: Literal["none", "cgan", "projection", "acgan"] = param(
         "none", "class conditioning: cgan (labels concatenated to G's z and D's input), projection, acgan")
     acgan_weight: float = param(1.0, "weight of ACGAN's auxiliary classification losses", min=0.0)
@@ -68,6 +62,23 @@ class AdversarialConfig(C.TrainConfig):
     historical_averaging: float = param(0.0, "weight of ‖θ - mean of past θ‖² for both nets (0 = off)", min=0.0)
     unroll_steps: int = param(0, "unrolled GAN: G's loss against D after k more SGD steps (0 = off)", min=0, max=20)
     unroll_lr: float = param(0.0, "step size of the unrolled D steps (0 = D's learning rate)", min=0.0)
+
+
+@dataclass
+class AdversarialConfig(C.TrainConfig):
+    z_dim: int = param(100, "latent dimension", min=1)
+    ema: float = param(0.999, "EMA decay of G_ema per step (0 = no EMA copy)", min=0.0, max=0.99999)
+    G: NetConfig = nested(g_net, "generator network")
+    D: DNetConfig = nested(d_net, "discriminator network")
+    G_opt: OptimConfig = nested(OptimConfig, "generator optimizer")
+    D_opt: OptimConfig = nested(OptimConfig, "discriminator optimizer")
+    n_critic: int = param(1, "discriminator steps per generator step", min=1, max=1000)
+    reuse_fakes: bool = param(True, "the G step reuses the last D step's G(z) instead of a second G forward")
+    remedy: RemedyConfig = nested(RemedyConfig, "mode-collapse remedies and class conditioning")
+    # the remedies' flat names of gankit 0.1 (old commands and run folders keep working)
+    renamed: ClassVar[dict[str, str]] = {k: f"remedy.{k}" for k in (
+        "condition", "acgan_weight", "acgan_fake_labels", "label_smoothing", "pack", "g_objective",
+        "historical_averaging", "unroll_steps", "unroll_lr")}
 
 
 class AdversarialRecipe(Recipe):
@@ -99,9 +110,9 @@ class AdversarialRecipe(Recipe):
     @functools.cached_property
     def _objective(self) -> Objective:
         base = self.base_objective()
-        if not self.cfg.label_smoothing:
+        if not self.cfg.remedy.label_smoothing:
             return base
-        return Objective(base.name, functools.partial(d_minimax, real_label=1.0 - self.cfg.label_smoothing),
+        return Objective(base.name, functools.partial(d_minimax, real_label=1.0 - self.cfg.remedy.label_smoothing),
                          base.g, base.probabilistic)
 
     def objective(self) -> Objective:
@@ -110,28 +121,28 @@ class AdversarialRecipe(Recipe):
 
     @property
     def conditional(self) -> bool:
-        return self.cfg.condition != "none"
+        return self.cfg.remedy.condition != "none"
 
     def check(self) -> None:
         cfg = self.cfg
         if self.conditional and self.spec.num_classes < 2:
-            raise GankitError(f"condition={cfg.condition} needs labelled data; {self.spec.name} has no classes")
-        if cfg.pack > 1 and (self.conditional or cfg.batch_size % cfg.pack):
-            raise GankitError(f"pack={cfg.pack} needs an unconditional recipe and batch_size divisible by it")
-        if cfg.label_smoothing and not self.base_objective().probabilistic:
-            raise GankitError(f"label_smoothing needs a probabilistic (BCE) loss; {self.name} uses "
+            raise GankitError(f"remedy.condition={cfg.remedy.condition} needs labelled data; {self.spec.name} has no classes")
+        if cfg.remedy.pack > 1 and (self.conditional or cfg.batch_size % cfg.remedy.pack):
+            raise GankitError(f"remedy.pack={cfg.remedy.pack} needs an unconditional recipe and batch_size divisible by it")
+        if cfg.remedy.label_smoothing and not self.base_objective().probabilistic:
+            raise GankitError(f"remedy.label_smoothing needs a probabilistic (BCE) loss; {self.name} uses "
                               f"{self.base_objective().name}")
-        if cfg.unroll_steps and cfg.D.norm == "batch":
-            raise GankitError("unroll_steps needs a discriminator without BatchNorm (set D.norm=layer or none)")
+        if cfg.remedy.unroll_steps and cfg.D.norm == "batch":
+            raise GankitError("remedy.unroll_steps needs a discriminator without BatchNorm (set D.norm=layer or none)")
 
     def needs_double_backward(self) -> bool:
-        return self.cfg.unroll_steps > 0
+        return self.cfg.remedy.unroll_steps > 0
 
     def ema_nets(self) -> dict[str, float]:
         return {"G": self.cfg.ema} if self.cfg.ema > 0 else {}
 
     def batch_multiple(self) -> int:
-        return self.cfg.pack  # PacGAN packs consecutive samples of each batch
+        return self.cfg.remedy.pack  # PacGAN packs consecutive samples of each batch
 
     def latent(self, n: int, generator: torch.Generator | None = None, device="cpu") -> Tensor:
         """Latent noise z ~ N(0, I) of shape [n, z_dim] (drawn on the CPU, so seeds agree across devices)."""
@@ -146,10 +157,10 @@ class AdversarialRecipe(Recipe):
     def build_nets(self) -> dict[str, nn.Module]:
         classes = self.spec.num_classes if self.conditional else 0
         nets = {"G": build_generator(self.cfg.G, self.spec, self.cfg.z_dim, classes),
-                "D": build_discriminator(self.cfg.D, self.spec, self.cfg.condition, self.cfg.pack)}
+                "D": build_discriminator(self.cfg.D, self.spec, self.cfg.remedy.condition, self.cfg.remedy.pack)}
         if self.needs_double_backward():
             need_double_backward(nets["D"])
-        if self.cfg.historical_averaging:
+        if self.cfg.remedy.historical_averaging:
             nets.update(G_hist=RunningMean(nets["G"]), D_hist=RunningMean(nets["D"]))
         return nets
 
@@ -159,7 +170,7 @@ class AdversarialRecipe(Recipe):
     def phases(self) -> list[Phase]:
         keep = ("G",) if self.cfg.reuse_fakes else ()
         d_hooks, g_hooks = self.d_hooks(), ()
-        if self.cfg.historical_averaging:
+        if self.cfg.remedy.historical_averaging:
             d_hooks += (lambda nets: nets["D_hist"].update(nets["D"]),)
             g_hooks = (lambda nets: nets["G_hist"].update(nets["G"]),)
         return [Phase("D", ("D",), self.d_loss, repeat=self.n_critic, post_step=d_hooks, keeps_graph=keep),
@@ -186,7 +197,7 @@ class AdversarialRecipe(Recipe):
             return ctx.nets["G"](z, y)
 
     def d_input(self, x: Tensor) -> Tensor:
-        return pack(x, self.cfg.pack)
+        return pack(x, self.cfg.remedy.pack)
 
     def discriminate(self, D: nn.Module, x: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor, Tensor | None]:
         """(logits, features, class logits) of D on x in one pass (features feed feature matching,
@@ -202,12 +213,12 @@ class AdversarialRecipe(Recipe):
         loss = self.objective().d(d_real, d_fake)
         self.report_outputs(ctx, d_real, d_fake)
         ctx.report("loss/D", loss)
-        if self.cfg.unroll_steps:
+        if self.cfg.remedy.unroll_steps:
             ctx.stash["real"] = batch
         extras = [self.d_penalty(ctx, self.d_input(batch.x), self.d_input(fake), y),
-                  self.acgan_loss(ctx, c_real, y, "D_real") if self.cfg.condition == "acgan" else None,
-                  self.acgan_loss(ctx, c_fake, y, "D_fake") if self.cfg.condition == "acgan"
-                  and self.cfg.acgan_fake_labels else None,
+                  self.acgan_loss(ctx, c_real, y, "D_real") if self.cfg.remedy.condition == "acgan" else None,
+                  self.acgan_loss(ctx, c_fake, y, "D_fake") if self.cfg.remedy.condition == "acgan"
+                  and self.cfg.remedy.acgan_fake_labels else None,
                   self.history_penalty(ctx, "D")]
         return loss + sum(e for e in extras if e is not None)
 
@@ -218,15 +229,15 @@ class AdversarialRecipe(Recipe):
             fake = ctx.nets["G"](ctx.z(ctx.batch_size), y)
         D = ctx.nets["D"]
         d_fake, v_fake, c_fake = self.discriminate(D, fake, y)
-        if self.cfg.unroll_steps:
+        if self.cfg.remedy.unroll_steps:
             d_fake = self.unrolled_logits(ctx, fake, y)
-        if self.cfg.g_objective == "feature_matching":
+        if self.cfg.remedy.g_objective == "feature_matching":
             real = ctx.real()
             loss = feature_matching(self.discriminate(D, real.x, real.y if self.conditional else None)[1], v_fake)
         else:
             loss = self.objective().g(d_fake)
         ctx.report("loss/G", loss)
-        extras = [self.acgan_loss(ctx, c_fake, y, "G") if self.cfg.condition == "acgan" else None,
+        extras = [self.acgan_loss(ctx, c_fake, y, "G") if self.cfg.remedy.condition == "acgan" else None,
                   self.history_penalty(ctx, "G")]
         return loss + sum(e for e in extras if e is not None)
 
@@ -234,14 +245,14 @@ class AdversarialRecipe(Recipe):
         """ACGAN (Odena et al. 2017, eq. 2-3): both players minimize the class cross-entropy."""
         ce = F.cross_entropy(class_logits.float(), y)
         ctx.report(f"loss/class_{who}", ce)
-        return self.cfg.acgan_weight * ce
+        return self.cfg.remedy.acgan_weight * ce
 
     def history_penalty(self, ctx: StepContext, net: str) -> Tensor | None:
-        if not self.cfg.historical_averaging:
+        if not self.cfg.remedy.historical_averaging:
             return None
         penalty = ctx.nets[f"{net}_hist"].penalty(ctx.nets[net])
         ctx.report(f"loss/hist_{net}", penalty)
-        return self.cfg.historical_averaging * penalty
+        return self.cfg.remedy.historical_averaging * penalty
 
     def unrolled_logits(self, ctx: StepContext, fake: Tensor, y: Tensor | None) -> Tensor:
         """D's logits on `fake` after `unroll_steps` differentiable D steps on this step's batch."""
@@ -252,8 +263,8 @@ class AdversarialRecipe(Recipe):
         def d_loss(params):
             return self.objective().d(functional_call(D, params, (real_in, y)), functional_call(D, params, (fake_in, y)))
 
-        lr = self.cfg.unroll_lr or self.cfg.D_opt.lr
-        params = unrolled_parameters(D, d_loss, self.cfg.unroll_steps, lr)
+        lr = self.cfg.remedy.unroll_lr or self.cfg.D_opt.lr
+        params = unrolled_parameters(D, d_loss, self.cfg.remedy.unroll_steps, lr)
         D.requires_grad_(False)
         return functional_call(D, params, (fake_in, y))
 
