@@ -21,7 +21,6 @@ over WGAN with the same nets, eager and lazy (`gp_overhead`); G's sampling throu
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import time
@@ -34,6 +33,7 @@ import gankit
 from gankit.data import BatchSampler
 from gankit.nets import DCGANDiscriminator, DCGANGenerator
 from gankit.train import Trainer
+from gankit.train.precision import cpu_info
 
 NETS = {"G.width": 64, "D.width": 64, "z_dim": 100, "batch_size": 64, "ema": 0.0, "tensorboard": False,
         "log_every": 10**9}
@@ -143,16 +143,6 @@ def bench_case(case: str, dataset, rounds: int, steps: int, warmup: int) -> dict
     }
 
 
-def cpu_model() -> str:
-    try:
-        lines = open("/proc/cpuinfo").read().splitlines()
-    except OSError:
-        return platform.processor() or platform.machine()
-    name = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), "unknown")
-    flags = next((ln for ln in lines if ln.startswith("flags")), "")
-    return name + (" (AMX)" if "amx_bf16" in flags else "")
-
-
 def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
     """Best GFLOP/s of an n×n matrix product: the machine's practical peak for dense math."""
     a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
@@ -211,7 +201,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     dataset = gankit.load_dataset("mnist5k")
     result = {"benchmark": "bench_step", "torch": torch.__version__, "threads": torch.get_num_threads(),
-              "machine": cpu_model(), "rounds": args.rounds, "steps": args.steps,
+              "machine": cpu_info()["model"], "cpu_flags": cpu_info()["flags"], "rounds": args.rounds, "steps": args.steps,
               "peak_gflops": {"fp32": round(matmul_peak(torch.float32), 1), "bf16": round(matmul_peak(torch.bfloat16), 1)}}
     for case in args.cases:
         if case == "gp_overhead":

@@ -19,7 +19,21 @@ from . import dist
 from .stats import Stats
 
 CANDIDATES = ("fp32", "bf16")
+SPEED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")  # what bf16 speed depends on
 ROUNDS, STEPS_PER_ROUND = 3, 2
+
+
+def cpu_info() -> dict:
+    """The CPU's model name and which of the instruction sets that decide bf16's speed it has."""
+    try:
+        lines = open("/proc/cpuinfo").read().splitlines()
+    except OSError:
+        import platform
+
+        return {"model": platform.processor() or platform.machine(), "flags": []}
+    name = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), "unknown")
+    flags = set(next((ln for ln in lines if ln.startswith("flags")), "").split())
+    return {"model": name, "flags": [f for f in SPEED_FLAGS if f in flags]}
 
 
 def autocast(precision: str, device: torch.device):
@@ -81,7 +95,8 @@ def choose_precision(trainer) -> str:
     chosen = min(medians, key=medians.get)
     if trainer.dist.enabled:
         chosen = dist.broadcast(chosen)
-    trainer.precision_trial = {"chosen": chosen, "sec_per_step": {p: round(t, 5) for p, t in medians.items()}}
+    trainer.precision_trial = {"chosen": chosen, "sec_per_step": {p: round(t, 5) for p, t in medians.items()},
+                               "cpu": cpu_info()}
     info(f"precision=auto: fp32 {medians['fp32'] * 1000:.0f} ms/step, bf16 {medians['bf16'] * 1000:.0f} ms/step "
          f"on this {trainer.device.type}; training in {chosen}")
     from .run import RUN_INFO, load_info, save_info
