@@ -2,8 +2,11 @@
 checks on rank 0 that every rank holds the same parameters and saves them for the single-process comparison.
 
     torchrun --standalone --nproc_per_node=2 tests/dist_worker.py OUT_DIR RECIPE DATA KEY=VALUE ...
+
+`accumulate=K` among the settings makes every phase accumulate gradients over K micro-batches.
 """
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -17,8 +20,10 @@ from gankit.train import Trainer, dist
 def main() -> int:
     out, recipe, data, *sets = sys.argv[1:]
     overrides = dict(s.split("=", 1) for s in sets)
+    accumulate = int(overrides.pop("accumulate", 1))
     ranks, device = dist.init("cpu")
     rec, ds, _ = gankit.build(recipe, data, preset="smoke", overrides=overrides)
+    with_accumulation(rec, accumulate)
     trainer = Trainer(rec, ds, Path(out) / "run", device=device, progress=False, dist=ranks)
     trainer.fit()
     flat = torch.cat([p.detach().flatten() for n in ("G", "D") for p in trainer.nets[n].parameters()])
@@ -30,6 +35,11 @@ def main() -> int:
                                                            "step": trainer.step}))
     dist.shutdown()
     return 0
+
+
+def with_accumulation(recipe, k: int) -> None:
+    phases = recipe.phases
+    recipe.phases = lambda: [dataclasses.replace(p, accumulate=k) for p in phases()]
 
 
 if __name__ == "__main__":
