@@ -3,7 +3,8 @@
 Whether bf16 autocast pays depends on the processor, not on the model alone: on Xeons with AMX it roughly
 halves a DCGAN step; on CPUs with only avx512_bf16 it was about 15% slower than fp32, and on CPUs
 without any bf16 instructions (AVX2 only) it is far slower. So `auto` times a few training steps of
-each precision on the run's own nets, interleaved, and keeps the faster; the training state (weights,
+each precision on the run's own nets, interleaved (stopping after one round when one is clearly slower),
+and keeps the faster; the training state (weights,
 optimizer moments, RNG, data order) is put back exactly as it was, so the run itself is unchanged by the
 trial. Under torchrun rank 0's choice is broadcast to every rank.
 """
@@ -19,6 +20,7 @@ from . import dist
 from .stats import Stats
 
 CANDIDATES = ("fp32", "bf16")
+CLEAR_MARGIN = 1.5  # a candidate this many times slower than the best after one round is out at once
 SPEED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")  # what bf16 speed depends on
 ROUNDS, STEPS_PER_ROUND = 3, 2
 
@@ -86,9 +88,12 @@ def choose_precision(trainer) -> str:
     try:
         for p in CANDIDATES:
             time_steps(trainer, p, 1)  # warm-up: first-call allocations and kernel selection
-        for _ in range(ROUNDS):
+        for round_index in range(ROUNDS):
             for p in CANDIDATES:
-                times[p].append(time_steps(trainer, p, STEPS_PER_ROUND))
+                times[p].append(time_steps(trainer, p, 1 if round_index == 0 else STEPS_PER_ROUND))
+            best = min(min(t) for t in times.values())
+            if max(min(t) for t in times.values()) > CLEAR_MARGIN * best:
+                break  # e.g. bf16 emulated on a CPU without bf16 instructions: no need to measure it more
     finally:
         put_back(trainer, state)
     medians = {p: statistics.median(t) for p, t in times.items()}
