@@ -314,7 +314,8 @@ class AdversarialRecipe(Recipe):
         G = self.generator_net(nets, ema)
         z = torch.randn(2, self.cfg.z_dim)
         if self.conditional:
-            return SamplingModule(G, self.spec, True), (z, torch.zeros(2, dtype=torch.long)), ["z", "y"]
+            y = torch.arange(2) % self.spec.num_classes
+            return SamplingModule(G, self.spec, True), (z, y), ["z", "y"]
         return SamplingModule(G, self.spec, False), (z,), ["z"]
 
 
