@@ -36,7 +36,8 @@ Model = RunPipeline  # the name earlier versions used for a loaded run
 def load_data(data: str | Dataset, cfg: C.TrainConfig) -> Dataset:
     if isinstance(data, Dataset) or not isinstance(data, str):
         return data
-    return load_dataset(data, resolution=cfg.resolution, channels=cfg.channels)
+    return load_dataset(data, resolution=cfg.resolution, channels=cfg.channels, stream=cfg.stream,
+                        workers=cfg.data_workers)
 
 
 def source_args(recipe_cls: type[Recipe], data: DataArg) -> dict[str, str | Dataset]:

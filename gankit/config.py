@@ -48,6 +48,10 @@ class TrainConfig:
     seed: int = param(0, "random seed (weights, noise and data order)", min=0)
     resolution: int = param(0, "image side in pixels (0 = the dataset's own; folders default to 64)", min=0, max=1024)
     channels: int = param(0, "image channels for folders (0 = detect, 1 = grayscale, 3 = RGB)", choices=(0, 1, 3))
+    stream: Literal["auto", "memory", "disk"] = param(
+        "auto", "folders: decode every image into memory once, or stream batches from disk with worker "
+                "processes (auto: stream when the decoded images would exceed 2 GiB)")
+    data_workers: int = param(0, "worker processes decoding a streamed folder (0 = up to 4, one per core)", min=0)
     lr_decay: Literal["none", "linear"] = param("none", "learning rates: constant, or linear decay to 0 at `steps`")
     precision: Literal["fp32", "bf16", "fp16", "auto"] = param(
         "fp32", "compute precision: bf16 autocast, fp16 autocast with loss scaling (CUDA only), or auto: "

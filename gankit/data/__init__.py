@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from ..errors import GankitError
 from .base import Batch, BatchSampler, DataSpec, Dataset, from_tensors
 from .digits import digits, mnist5k, stacked_mnist
-from .folder import image_folder
+from .folder import DEFAULT_RESOLUTION, folder_files, image_folder
+from .stream import STREAM_ABOVE_BYTES, ImageFolderStream, decoded_bytes
 from .toy import grid25, ring8
 
 
@@ -39,12 +40,16 @@ def kind_of(name: str) -> str:
     return DATASETS[name].kind if name in DATASETS else "image"
 
 
-def load_dataset(name: str, resolution: int = 0, channels: int = 0) -> Dataset:
-    """Load a dataset by name; `folder:PATH` loads a folder of images."""
+def load_dataset(name: str, resolution: int = 0, channels: int = 0, stream: str = "auto", workers: int = 0):
+    """Load a dataset by name; `folder:PATH` loads a folder of images, into memory or (`stream="disk"`, or
+    `auto` for folders whose decoded images would exceed 2 GiB) streamed from disk batch by batch."""
     if name.startswith("folder:"):
         path = name[len("folder:"):]
         if not path:
             raise GankitError("folder: needs a path, e.g. --data folder:./my_images")
+        if stream == "disk" or (stream == "auto" and decoded_bytes(len(folder_files(path)[1]),
+                                                                   resolution or DEFAULT_RESOLUTION) > STREAM_ABOVE_BYTES):
+            return ImageFolderStream(path, resolution, channels, workers)
         return image_folder(path, resolution, channels)
     if name not in DATASETS:
         raise GankitError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)} or folder:PATH")

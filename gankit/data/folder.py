@@ -67,7 +67,8 @@ def _labels(root: Path, files: list[Path]) -> tuple[torch.Tensor | None, tuple[s
     return torch.tensor([index[parts[0]] for parts in tops]), names
 
 
-def image_folder(path: str, resolution: int = 0, channels: int = 0) -> Dataset:
+def folder_files(path: str) -> tuple[Path, list[Path]]:
+    """The folder's root and its image files (sorted), or a one-line error for a missing/empty folder."""
     root = Path(path).expanduser()
     if not root.exists():
         raise GankitError(f"folder:{path}: no such folder")
@@ -76,8 +77,13 @@ def image_folder(path: str, resolution: int = 0, channels: int = 0) -> Dataset:
     files = list_images(root)
     if not files:
         raise GankitError(f"folder:{path}: no images found (looked for {', '.join(sorted(IMAGE_EXTENSIONS))})")
-    resolution = resolution or DEFAULT_RESOLUTION
-    with ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1))) as pool:
+    return root, files
+
+
+def decode_all(path: str, root: Path, files: list[Path], resolution: int, workers: int = 8):
+    """Decode `files` (threads: Pillow releases the GIL); returns the readable (path, [H, W, 3] uint8)
+    pairs, warning once about unreadable ones and failing if none can be read."""
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, os.cpu_count() or 1))) as pool:
         results = list(pool.map(lambda p: _try_load(p, resolution), files))
     bad = [(p, reason) for p, (arr, reason) in zip(files, results) if arr is None]
     good = [(p, arr) for p, (arr, _) in zip(files, results) if arr is not None]
@@ -89,10 +95,22 @@ def image_folder(path: str, resolution: int = 0, channels: int = 0) -> Dataset:
         examples = "; ".join(f"{p.relative_to(root)} ({r})" for p, r in bad[:3])
         warn(f"folder:{path}: skipped {len(bad)} of {len(files)} images that could not be read: {examples}"
              + (" ..." if len(bad) > 3 else ""))
+    return good
+
+
+def is_gray(images: torch.Tensor) -> bool:
+    """[N, 3, H, W] uint8: every pixel has R = G = B."""
+    return bool((images[:, 0] == images[:, 1]).all() and (images[:, 1] == images[:, 2]).all())
+
+
+def image_folder(path: str, resolution: int = 0, channels: int = 0) -> Dataset:
+    """The whole folder decoded once into memory (uint8): see data/stream.py for folders too big for that."""
+    root, files = folder_files(path)
+    resolution = resolution or DEFAULT_RESOLUTION
+    good = decode_all(path, root, files, resolution)
     paths = [p for p, _ in good]
     images = torch.from_numpy(np.stack([arr for _, arr in good])).permute(0, 3, 1, 2).contiguous()  # [N, 3, H, W]
-    gray = bool((images[:, 0] == images[:, 1]).all() and (images[:, 1] == images[:, 2]).all())
-    if channels == 1 or (channels == 0 and gray):
+    if channels == 1 or (channels == 0 and is_gray(images)):
         images = _to_gray(images)
     labels, names = _labels(root, paths)
     name = "folder-" + (root.resolve().name or "root")

@@ -30,9 +30,9 @@ class Source:
     def next(self, n: int) -> Batch:
         """This rank's shard of the next n·world samples (n per rank)."""
         idx = self.sampler.next(n * self.world)[self.rank::self.world]
-        if not self.dataset.in_memory:
-            self.dataset.prefetch(self.sampler.peek(n * self.world)[self.rank::self.world])
         batch = self.dataset.batch(idx.to(self.device) if self.dataset.in_memory else idx)
+        if not self.dataset.in_memory:  # decoded by the workers while this batch trains
+            self.dataset.prefetch(self.sampler.peek(n * self.world)[self.rank::self.world])
         batch.x = batch.x.to(self.device, non_blocking=True)
         batch.y = None if batch.y is None else batch.y.to(self.device, non_blocking=True)
         if self.channels_last and batch.x.dim() == 4:

@@ -221,6 +221,8 @@ class Trainer:
                 self.outputs.after_step(force=True)
         finally:
             self.outputs.close()
+            for source in self.sources.values():
+                source.close()  # a streamed folder's worker processes (started again if fit is called again)
         if self._stop_reason:
             info(f"stopped at step {self.step}/{total}: {self._stop_reason}"
                  + (f"; continue with: gankit train --resume {self.run_dir}" if self.run_dir else ""))
