@@ -47,8 +47,8 @@ def load_dataset(name: str, resolution: int = 0, channels: int = 0, stream: str 
         path = name[len("folder:"):]
         if not path:
             raise GankitError("folder: needs a path, e.g. --data folder:./my_images")
-        if stream == "disk" or (stream == "auto" and decoded_bytes(len(folder_files(path)[1]),
-                                                                   resolution or DEFAULT_RESOLUTION) > STREAM_ABOVE_BYTES):
+        big = decoded_bytes(len(folder_files(path)[1]), resolution or DEFAULT_RESOLUTION) > STREAM_ABOVE_BYTES
+        if stream == "disk" or (stream == "auto" and big):
             return ImageFolderStream(path, resolution, channels, workers)
         return image_folder(path, resolution, channels)
     if name not in DATASETS:

@@ -10,10 +10,12 @@ One training step (Goodfellow et al. 2014, Algorithm 1):
   3. Recipes may add phases, e.g. a lazy R1 phase every k steps.
 
 Switches shared by every recipe of the family (Salimans et al. 2016; issue: mode
-collapse): class conditioning of G and D (`condition`: cgan concatenation, projection,
-ACGAN), PacGAN packing (`pack`), feature matching as G's loss, historical
-averaging, unrolled D for G's loss, and, on D's network, minibatch discrimination
-and minibatch standard deviation (`D.minibatch_kernels`, `D.mbstd_group`).
+collapse), grouped under `remedy.`: class conditioning of G and D (`remedy.condition`:
+cgan concatenation, projection, ACGAN), PacGAN packing (`remedy.pack`), feature
+matching as G's loss, historical averaging, unrolled D for G's loss; and, on D's
+network, minibatch discrimination and minibatch standard deviation
+(`D.minibatch_kernels`, `D.mbstd_group`). The family also owns what generic recipes
+do not have: `z_dim`, the EMA copy G_ema, the health checks and a traceable sampler.
 
 Each concrete recipe (gan, dcgan, wgan, wgan-gp, r1) is a small file that sets
 its objective, penalties, hooks, defaults and presets.
@@ -112,8 +114,8 @@ class AdversarialRecipe(Recipe):
         base = self.base_objective()
         if not self.cfg.remedy.label_smoothing:
             return base
-        return Objective(base.name, functools.partial(d_minimax, real_label=1.0 - self.cfg.remedy.label_smoothing),
-                         base.g, base.probabilistic)
+        real_label = 1.0 - self.cfg.remedy.label_smoothing
+        return Objective(base.name, functools.partial(d_minimax, real_label=real_label), base.g, base.probabilistic)
 
     def objective(self) -> Objective:
         """The recipe's objective, with one-sided label smoothing of the real target if asked."""
@@ -126,9 +128,11 @@ class AdversarialRecipe(Recipe):
     def check(self) -> None:
         cfg = self.cfg
         if self.conditional and self.spec.num_classes < 2:
-            raise GankitError(f"remedy.condition={cfg.remedy.condition} needs labelled data; {self.spec.name} has no classes")
+            raise GankitError(f"remedy.condition={cfg.remedy.condition} needs labelled data; "
+                              f"{self.spec.name} has no classes")
         if cfg.remedy.pack > 1 and (self.conditional or cfg.batch_size % cfg.remedy.pack):
-            raise GankitError(f"remedy.pack={cfg.remedy.pack} needs an unconditional recipe and batch_size divisible by it")
+            raise GankitError(f"remedy.pack={cfg.remedy.pack} needs an unconditional recipe and batch_size "
+                              "divisible by it")
         if cfg.remedy.label_smoothing and not self.base_objective().probabilistic:
             raise GankitError(f"remedy.label_smoothing needs a probabilistic (BCE) loss; {self.name} uses "
                               f"{self.base_objective().name}")
