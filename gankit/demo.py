@@ -24,9 +24,10 @@ def demo_recipe():
     return next(cls for cls in load_all().values() if cls.demo)
 
 
-def run_demo(out: str | Path = "runs", minutes: float | None = None, progress: bool = True) -> int:
+def run_demo(out: str | Path = "runs", minutes: float | None = None, progress: bool = True,
+             overrides: dict | None = None) -> int:
     cls = demo_recipe()
-    overrides = {} if minutes is None else {"max_minutes": minutes}
+    overrides = {**(overrides or {}), **({} if minutes is None else {"max_minutes": minutes})}
     budget = minutes if minutes is not None else cls.presets[cls.demo["preset"]]["max_minutes"]
     info(f"gankit demo: training {cls.name} on {cls.demo['data']} ({cls.demo['about']}) for at most {budget:g} "
          f"minutes on {torch.get_num_threads()} CPU threads")
