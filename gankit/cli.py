@@ -120,7 +120,7 @@ def cmd_list(args) -> int:
     for entry in DATASETS.values():
         print(f"  {entry.name:13s} {entry.description}")
     print(f"  {FOLDER_HELP}")
-    print("see the keys of a recipe with: gankit train RECIPE --data D --dry-run")
+    print("see the keys of a recipe, their values and what they do: gankit train RECIPE --data D --explain")
     return 0
 
 
