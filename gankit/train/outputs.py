@@ -131,7 +131,7 @@ class Progress:
         common = dict(disable=not enabled, dynamic_ncols=True, file=sys.stderr, leave=True, mininterval=interval)
         if self.budget:
             self.bar = tqdm(total=round(self.budget), unit="s", desc="budget",
-                            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s [{postfix}]", **common)
+                            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s{postfix}", **common)
         else:
             self.bar = tqdm(total=total, initial=initial, unit="step", **common)
         self.losses: dict = {}
