@@ -1,6 +1,7 @@
 """Streamed image folders: the same pixels as the in-memory loader, prefetched by worker processes,
 deterministic, resumable, robust to a file that breaks mid-training, and no workers left behind."""
 
+import json
 import multiprocessing
 
 import numpy as np
@@ -82,3 +83,17 @@ def test_training_on_a_stream_resumes_bit_exactly_and_leaves_no_workers(folder, 
         for k, v in straight.nets[name].state_dict().items():
             assert torch.equal(v, resumed.nets[name].state_dict()[k]), (name, k)
     assert not multiprocessing.active_children()  # fit() closed the workers
+
+
+def test_two_ranks_on_a_streamed_folder_match_one_process(folder, tmp_path):
+    # each rank decodes only its shard of every global batch, from the same shuffled order
+    from test_distributed import HERE, SETS, torchrun
+
+    sets = [*SETS, "resolution=16", "stream=disk", "data_workers=1", "D.norm=none"]
+    torchrun(HERE / "dist_worker.py", tmp_path, "gan", f"folder:{folder}", *sets)
+    assert json.loads((tmp_path / "result.json").read_text())["max_rank_diff"] == 0.0
+    rec, data, _ = gankit.build("gan", f"folder:{folder}", preset="smoke", overrides=dict(s.split("=") for s in sets))
+    single = Trainer(rec, data, None, progress=False)
+    single.fit()
+    flat = torch.cat([p.detach().flatten() for n in ("G", "D") for p in single.nets[n].parameters()])
+    assert torch.allclose(flat, torch.load(tmp_path / "params.pt"), atol=1e-5)
