@@ -11,7 +11,9 @@
     gankit eval RUN [--metrics ...] [--n N] [--features PATH] [--json]
     gankit dirac [--methods ...] [--json] [--plot FILE]
     gankit report RUN
-    gankit demo
+    gankit stylize [RUN] CONTENT --style S [--method adain|gatys] [--alpha A] [--preserve-color] ...
+    gankit convert-vgg vgg_normalised.pth --out vgg.safetensors
+    gankit demo [images|style]
 
 Bad input is one line on stderr ("error: ...") and exit code 2, never a traceback.
 """
@@ -92,13 +94,17 @@ def build_parser() -> Parser:
     x.add_argument("--no-check", action="store_true", help="skip running the file against PyTorch")
 
     from .dirac import add_parser as add_dirac_parser
+    from .style.cli import add_parsers as add_style_parsers
 
     add_dirac_parser(sub)
+    add_style_parsers(sub)
 
     r = sub.add_parser("report", help="write report.html and report.md for a run")
     r.add_argument("run", metavar="RUN")
 
     d = sub.add_parser("demo", help="the main job: the demo recipe on bundled data, with a report")
+    d.add_argument("which", nargs="?", choices=["images", "style"], default="images",
+                   help="images (default: DCGAN on MNIST digits) or style (an AdaIN decoder on bundled pictures)")
     d.add_argument("--out", default="runs", help="folder for the run (default: runs)")
     d.add_argument("--minutes", type=float, default=None, help="training time budget (default: the demo preset's)")
     d.add_argument("--no-progress", action="store_true")
@@ -288,11 +294,24 @@ def cmd_report(args) -> int:
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
-    return run_demo(out=args.out, minutes=args.minutes, progress=not args.no_progress)
+    return run_demo(args.which, out=args.out, minutes=args.minutes, progress=not args.no_progress)
+
+
+def cmd_stylize(args) -> int:
+    from .style.cli import cmd_stylize
+
+    return cmd_stylize(args)
+
+
+def cmd_convert_vgg(args) -> int:
+    from .style.cli import cmd_convert_vgg
+
+    return cmd_convert_vgg(args)
 
 
 COMMANDS = {"list": cmd_list, "train": cmd_train, "sample": cmd_sample, "export": cmd_export, "info": cmd_info,
-            "eval": cmd_eval, "dirac": cmd_dirac, "report": cmd_report, "demo": cmd_demo}
+            "eval": cmd_eval, "dirac": cmd_dirac, "report": cmd_report, "demo": cmd_demo, "stylize": cmd_stylize,
+            "convert-vgg": cmd_convert_vgg}
 
 
 def main(argv: list[str] | None = None) -> int:

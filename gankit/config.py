@@ -52,7 +52,10 @@ class TrainConfig:
         "auto", "folders: decode every image into memory once, or stream batches from disk with worker "
                 "processes (auto: stream when the decoded images would exceed 2 GiB)")
     data_workers: int = param(0, "worker processes decoding a streamed folder (0 = up to 4, one per core)", min=0)
-    lr_decay: Literal["none", "linear"] = param("none", "learning rates: constant, or linear decay to 0 at `steps`")
+    lr_decay: Literal["none", "linear", "inverse"] = param(
+        "none", "learning rates: constant, linear decay to 0 at `steps`, or inverse: lr / (1 + lr_decay_rate * step) "
+                "(the AdaIN code's schedule)")
+    lr_decay_rate: float = param(5e-5, "rate of lr_decay=inverse", min=0.0)
     precision: Literal["fp32", "bf16", "fp16", "auto"] = param(
         "fp32", "compute precision: bf16 autocast, fp16 autocast with loss scaling (CUDA only), or auto: "
                 "time a few steps of fp32 and bf16 on the actual nets at start and keep the faster")

@@ -19,13 +19,17 @@ from .report import write_report
 EVAL_SAMPLES = 2000
 
 
-def demo_recipe():
-    """The registered recipe that declares a demo (data, preset, what it shows)."""
-    return next(cls for cls in load_all().values() if cls.demo)
+def demo_recipe(which: str = "images"):
+    """The registered recipe that declares this demo (data, preset, what it shows)."""
+    return next(cls for cls in load_all().values() if cls.demo and cls.demo.get("name", "images") == which)
 
 
-def run_demo(out: str | Path = "runs", minutes: float | None = None, progress: bool = True,
+def run_demo(which: str = "images", out: str | Path = "runs", minutes: float | None = None, progress: bool = True,
              overrides: dict | None = None) -> int:
+    if which == "style":
+        from .style.demo import run_style_demo
+
+        return run_style_demo(out, minutes, progress, overrides)
     cls = demo_recipe()
     overrides = {**(overrides or {}), **({} if minutes is None else {"max_minutes": minutes})}
     budget = minutes if minutes is not None else cls.presets[cls.demo["preset"]]["max_minutes"]

@@ -19,7 +19,12 @@ KINDS = ("image", "points")
 def make(name, data, **overrides):
     cls = gankit.get_recipe(name)
     cfg, _ = resolve_config(cls, data.spec.kind, "smoke", overrides)
-    return cls(cfg, data.spec)
+    return cls(cfg, {source: data.spec for source in cls.sources})
+
+
+def feed(name, data):
+    """The data for every source of the recipe (a recipe with content and style sources gets it twice)."""
+    return {source: data for source in gankit.get_recipe(name).sources}
 
 
 def cases():
@@ -42,7 +47,7 @@ def all_state(trainer):
 
 def test_two_steps_give_finite_losses(recipe_and_data):
     name, data = recipe_and_data
-    trainer = Trainer(make(name, data), data, progress=False)
+    trainer = Trainer(make(name, data), feed(name, data), progress=False)
     trainer.train_step()
     trainer.train_step()
     stats = trainer.stats.summary()
@@ -53,7 +58,7 @@ def test_two_steps_give_finite_losses(recipe_and_data):
 
 def test_only_the_phase_parameters_change(recipe_and_data):
     name, data = recipe_and_data
-    trainer = Trainer(make(name, data), data, progress=False)
+    trainer = Trainer(make(name, data), feed(name, data), progress=False)
     for phase in trainer.phases:
         before = {n: params_of(trainer.nets[n]) for n in trainer.optimizers}
         trainer.run_phase(phase)
@@ -65,7 +70,7 @@ def test_only_the_phase_parameters_change(recipe_and_data):
 
 def test_samples_have_the_right_shape_and_range(recipe_and_data):
     name, data = recipe_and_data
-    trainer = Trainer(make(name, data), data, progress=False)
+    trainer = Trainer(make(name, data), feed(name, data), progress=False)
     trainer.train_step()
     x = trainer.recipe.sample(trainer.nets, 7, generator=torch.Generator().manual_seed(0))
     assert x.shape == (7, *data.spec.shape) and torch.isfinite(x).all()
@@ -77,10 +82,10 @@ def test_samples_have_the_right_shape_and_range(recipe_and_data):
 
 def test_checkpoint_round_trips_bit_exactly(recipe_and_data, tmp_path):
     name, data = recipe_and_data
-    trainer = Trainer(make(name, data), data, tmp_path, progress=False)
+    trainer = Trainer(make(name, data), feed(name, data), tmp_path, progress=False)
     trainer.train_step()
     trainer.save_checkpoint()
-    fresh = Trainer(make(name, data, seed=99), data, tmp_path, progress=False)
+    fresh = Trainer(make(name, data, seed=99), feed(name, data), tmp_path, progress=False)
     fresh.restore(checkpoint.latest(tmp_path / "checkpoints"))
     a, b = all_state(trainer), all_state(fresh)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
@@ -94,7 +99,7 @@ def test_fixed_seed_gives_the_same_run(recipe_and_data):
     name, data = recipe_and_data
     runs = []
     for seed in (5, 5, 6):
-        trainer = Trainer(make(name, data, seed=seed), data, progress=False)
+        trainer = Trainer(make(name, data, seed=seed), feed(name, data), progress=False)
         trainer.train_step()
         trainer.train_step()
         runs.append(all_state(trainer))
@@ -104,11 +109,11 @@ def test_fixed_seed_gives_the_same_run(recipe_and_data):
 
 def test_resume_equals_an_uninterrupted_run(recipe_and_data, tmp_path):
     name, data = recipe_and_data
-    straight = Trainer(make(name, data, steps=4), data, tmp_path / "a", progress=False)
+    straight = Trainer(make(name, data, steps=4), feed(name, data), tmp_path / "a", progress=False)
     straight.fit()
-    first = Trainer(make(name, data, steps=4), data, tmp_path / "b", progress=False)
+    first = Trainer(make(name, data, steps=4), feed(name, data), tmp_path / "b", progress=False)
     first.fit(2)
-    resumed = Trainer(make(name, data, steps=4), data, tmp_path / "b", progress=False)
+    resumed = Trainer(make(name, data, steps=4), feed(name, data), tmp_path / "b", progress=False)
     resumed.restore(checkpoint.latest(tmp_path / "b" / "checkpoints"))
     assert resumed.step == 2
     resumed.fit()
@@ -135,7 +140,7 @@ def test_a_recipe_refuses_data_of_a_kind_it_does_not_declare(tiny_images, ring):
 
 def test_pipelines_of_every_recipe_sample_with_metadata(recipe_and_data, tmp_path):
     name, data = recipe_and_data
-    trainer = Trainer(make(name, data), data, tmp_path, progress=False)
+    trainer = Trainer(make(name, data), feed(name, data), tmp_path, progress=False)
     trainer.fit()
     pipe = gankit.load(tmp_path)
     out = pipe(5, seed=3)

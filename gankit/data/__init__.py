@@ -1,4 +1,4 @@
-"""Datasets by name: `ring8`, `grid25`, `mnist5k`, `digits` and `folder:PATH`."""
+"""Datasets by name: `ring8`, `grid25`, `mnist5k`, `digits`, `stacked-mnist`, `photos`, `styles` and `folder:PATH`."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,7 +30,18 @@ DATASETS: dict[str, DatasetEntry] = {e.name: e for e in [
                  "scikit-learn's 1,797 8x8 digits, 10 labelled classes"),
     DatasetEntry("stacked-mnist", lambda resolution=0, **_: stacked_mnist(resolution),
                  "50,000 3-channel images, each channel a random mnist5k digit: 1,000 modes"),
+    DatasetEntry("photos", lambda resolution=0, **_: _bundled("photos", resolution),
+                 "5 scikit-image photos (astronaut, coffee, chelsea, rocket, motorcycle), 9 windows each, RGB 128x128: "
+                 "content images for style transfer"),
+    DatasetEntry("styles", lambda resolution=0, **_: _bundled("styles", resolution),
+                 "6 style pictures (3 from scikit-image, 3 procedural paintings), 9 windows each, RGB 128x128"),
 ]}
+
+
+def _bundled(which: str, resolution: int) -> Dataset:
+    from ..style.images import bundled_dataset
+
+    return bundled_dataset(which, resolution)
 
 FOLDER_HELP = "folder:PATH  your images (sub-folders = classes), resized and center-cropped"
 

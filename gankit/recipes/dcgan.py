@@ -38,4 +38,4 @@ class DCGAN(GAN):
     }
     auto_preset = {}
     data_kinds = ("image",)
-    demo = {"data": "mnist5k", "preset": "demo", "about": "32x32 MNIST digits"}
+    demo = {"name": "images", "data": "mnist5k", "preset": "demo", "about": "32x32 MNIST digits"}

@@ -177,11 +177,14 @@ class Trainer:
             hook(self.nets)
 
     def set_learning_rates(self) -> None:
-        """Linear decay to 0 at cfg.steps (WGAN-GP's CIFAR schedule), computed from the step alone, so a
-        resumed run follows the same schedule without scheduler state."""
+        """Linear decay to 0 at cfg.steps (WGAN-GP's CIFAR schedule) or inverse decay (AdaIN's), computed
+        from the step alone, so a resumed run follows the same schedule without scheduler state."""
         if self.cfg.lr_decay == "none":
             return
-        factor = max(0.0, 1.0 - self.step / self.cfg.steps)
+        if self.cfg.lr_decay == "inverse":
+            factor = 1.0 / (1.0 + self.cfg.lr_decay_rate * self.step)
+        else:
+            factor = max(0.0, 1.0 - self.step / self.cfg.steps)
         for opt in self.optimizers.values():
             for group in opt.param_groups:
                 group.setdefault("base_lr", group["lr"])
