@@ -333,3 +333,14 @@ def test_adain_with_vgg19_weights_restores_without_the_file(tmp_path, capsys):
     assert main(["train", "adain", "--data", f"content=folder:{content}", "--data", f"style=folder:{content}",
                  "--preset", "smoke", "--set", f"features=vgg19:{weights}", "--out", str(tmp_path / "r2")]) == 2
     assert "no such feature-weights file" in capsys.readouterr().err
+
+
+def test_style_demo_trains_and_writes_its_figures(tmp_path, capsys):
+    from gankit import demo
+
+    assert demo.run_demo("style", out=tmp_path, minutes=0.01, progress=False) == 0
+    printed = capsys.readouterr().out
+    run = next(tmp_path.iterdir())
+    assert (run / "samples" / "final.png").exists() and (run / "samples" / "alpha_sweep.png").exists()
+    assert (run / "report.html").exists() and "gankit stylize" in printed
+    assert Image.open(run / "samples" / "final.png").size == (7 * 128 + 6 * 4, 5 * 128 + 4 * 4)

@@ -18,13 +18,30 @@ from torch.nn import functional as F
 
 from ..errors import GankitError
 from . import ops
-from .features import FeatureNet, channels
+from .features import BLOCKS, FeatureNet, channels
 from .gatys import normalised_weights
 from .images import fit
 
-ENCODER_LAST = "relu4_1"
-STATS_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
-MULTIPLE = 8  # three poolings to relu4_1
+ENCODER_LAST = "relu4_1"   # the paper's; relu3_1 or relu2_1 make a shallower, faster-to-train pair
+LAYERS = ("relu2_1", "relu3_1", "relu4_1")
+
+
+def block_of(layer: str) -> int:
+    return int(layer[4])
+
+
+def stats_layers(last: str) -> tuple[str, ...]:
+    """Where the style loss matches mean and std: relu1_1 up to the encoder's last layer."""
+    return tuple(f"relu{b}_1" for b in range(1, block_of(last) + 1))
+
+
+def multiple(last: str) -> int:
+    """Image sides must be multiples of this: the encoder pools once per block before `last`'s."""
+    return 2 ** (block_of(last) - 1)
+
+
+def last_layer(encoder) -> str:
+    return getattr(encoder, "last", ENCODER_LAST)
 
 
 def conv(c_in: int, c_out: int) -> nn.Conv2d:
@@ -32,28 +49,35 @@ def conv(c_in: int, c_out: int) -> nn.Conv2d:
 
 
 class Decoder(nn.Sequential):
-    """relu4_1 features (8·width channels at 1/8 size) -> RGB in [0, 1] (unbounded; clamped on output)."""
+    """The encoder's mirror from relu<b>_1 back to RGB (unbounded; clamped on output): per block, in
+    reverse, its convs at the block's width, the last one narrowing to the previous block's, then a
+    nearest-neighbour 2x upsampling. For relu4_1 and width 64 this is the AdaIN paper's decoder."""
 
-    def __init__(self, width: int = 64):
+    def __init__(self, width: int = 64, last: str = ENCODER_LAST):
         ch = channels(width)
+        block = block_of(last)
+        counts = dict(BLOCKS)
         up = lambda: nn.Upsample(scale_factor=2, mode="nearest")  # noqa: E731
-        layers: list[nn.Module] = [conv(ch[4], ch[3]), nn.ReLU(), up()]
-        for _ in range(3):
-            layers += [conv(ch[3], ch[3]), nn.ReLU()]
-        layers += [conv(ch[3], ch[2]), nn.ReLU(), up(), conv(ch[2], ch[2]), nn.ReLU(), conv(ch[2], ch[1]), nn.ReLU(),
-                   up(), conv(ch[1], ch[1]), nn.ReLU(), conv(ch[1], 3)]
+        layers: list[nn.Module] = [conv(ch[block], ch[block - 1]), nn.ReLU(), up()]
+        for b in range(block - 1, 0, -1):
+            for _ in range(counts[b] - 1):
+                layers += [conv(ch[b], ch[b]), nn.ReLU()]
+            layers += [conv(ch[b], ch[b - 1] if b > 1 else 3)]
+            layers += [nn.ReLU(), up()] if b > 1 else []
         super().__init__(*layers)
 
 
 def training_losses(encoder: FeatureNet, decoder: nn.Module, content: Tensor, style: Tensor) -> dict[str, Tensor]:
     """Eq. 11-13: content loss at relu4_1 against the AdaIN target, style loss on μ and σ at relu1_1..4_1."""
-    f_content = encoder(content, (ENCODER_LAST,))[ENCODER_LAST]
-    f_style = encoder(style, STATS_LAYERS)
-    target = ops.adain(f_content, f_style[ENCODER_LAST]).detach()
+    last = last_layer(encoder)
+    layers = stats_layers(last)
+    f_content = encoder(content, (last,))[last]
+    f_style = encoder(style, layers)
+    target = ops.adain(f_content, f_style[last]).detach()
     out = decoder(target)
-    f_out = encoder(out, STATS_LAYERS)
-    content_loss = ops.content_loss(f_out[ENCODER_LAST], target)
-    style_loss = sum(ops.stats_loss(f_out[layer], f_style[layer]) for layer in STATS_LAYERS)
+    f_out = encoder(out, layers)
+    content_loss = ops.content_loss(f_out[last], target)
+    style_loss = sum(ops.stats_loss(f_out[layer], f_style[layer]) for layer in layers)
     return {"content": content_loss, "style": style_loss}
 
 
@@ -74,7 +98,7 @@ def stylize(encoder: FeatureNet, decoder: nn.Module, content: Tensor, styles: Se
             style_weights: Sequence[float] | None = None, alpha: float = 1.0, mask: Tensor | None = None,
             preserve_color: bool = False) -> Tensor:
     """content [B, 3, H, W] in [0, 1], style images [1 or B, 3, h, w] -> [B, 3, H', W'] in [0, 1], where
-    H', W' are H, W rounded to multiples of 8 (the encoder pools three times)."""
+    H', W' are H, W rounded to multiples of 8 (the encoder pools three times to relu4_1)."""
     if not 0.0 <= alpha <= 1.0:
         raise GankitError(f"--alpha {alpha}: must be in [0, 1] (0 = content, 1 = full style)")
     if not styles:
@@ -84,9 +108,10 @@ def stylize(encoder: FeatureNet, decoder: nn.Module, content: Tensor, styles: Se
     if preserve_color:
         styles = [ops.match_luminance(s, content) for s in styles]
         content = ops.luminance(content)
-    content = fit(content, MULTIPLE)
-    f_content = encoder(content, (ENCODER_LAST,))[ENCODER_LAST]
-    stats = [ops.mean_std(encoder(fit(s, MULTIPLE), (ENCODER_LAST,))[ENCODER_LAST]) for s in styles]
+    last = last_layer(encoder)
+    content = fit(content, multiple(last))
+    f_content = encoder(content, (last,))[last]
+    stats = [ops.mean_std(encoder(fit(s, multiple(last)), (last,))[last]) for s in styles]
     if mask is None:
         s_mean = sum(w * m for w, (m, _) in zip(weights, stats))
         s_std = sum(w * s for w, (_, s) in zip(weights, stats))
