@@ -33,11 +33,21 @@ DataArg = str | Dataset | Mapping[str, str | Dataset]
 Model = RunPipeline  # the name earlier versions used for a loaded run
 
 
-def load_data(data: str | Dataset, cfg: C.TrainConfig) -> Dataset:
+def load_data(data: str | Dataset, cfg: C.TrainConfig) -> Dataset | dict[str, Dataset]:
+    """A dataset by name; a multi-domain table set (`tables:...`, `hospitals`) is a dict {domain: Dataset}."""
     if isinstance(data, Dataset) or not isinstance(data, str):
         return data
     return load_dataset(data, resolution=cfg.resolution, channels=cfg.channels, stream=cfg.stream,
-                        workers=cfg.data_workers)
+                        workers=cfg.data_workers, label=getattr(cfg, "label", ""), domain=getattr(cfg, "domain", ""))
+
+
+def load_sources(args: Mapping[str, str | Dataset], cfg: C.TrainConfig) -> dict[str, Dataset]:
+    """{source: dataset}; data that names its own sources (one table per domain) expands into them."""
+    loaded: dict[str, Dataset] = {}
+    for name, d in args.items():
+        data = load_data(d, cfg)
+        loaded.update(data if isinstance(data, Mapping) else {name: data})
+    return loaded
 
 
 def source_args(recipe_cls: type[Recipe], data: DataArg) -> dict[str, str | Dataset]:
@@ -66,7 +76,7 @@ def build(recipe: str, data: DataArg, preset: str | None = None, overrides: dict
     # The preset may depend on the data kind, known before loading (the loader needs the config).
     kind = primary.spec.kind if isinstance(primary, Dataset) else kind_of(primary)
     cfg, preset_name = resolve_config(recipe_cls, kind, preset, overrides)
-    datasets = {name: load_data(d, cfg) for name, d in args.items()}
+    datasets = load_sources(args, cfg)
     rec = recipe_cls(cfg, {name: d.spec for name, d in datasets.items()})
     return rec, (datasets if len(datasets) > 1 else next(iter(datasets.values()))), preset_name
 
@@ -145,8 +155,9 @@ def resume(run: str | Path | Run, steps: int | None = None, device: str | None =
     if not entries:
         raise GankitError(f"{run.path}: no checkpoint to resume from")
     data = info["data"]
-    datasets = {k: load_data(v, cfg) for k, v in data.items()} if isinstance(data, Mapping) else load_data(data, cfg)
-    rec = recipe_cls(cfg, specs_from_header(info) if isinstance(data, Mapping) else datasets.spec)
+    datasets = load_sources(data if isinstance(data, Mapping) else {recipe_cls.sources[0]: data}, cfg)
+    rec = recipe_cls(cfg, specs_from_header(info) if len(datasets) > 1 else next(iter(datasets.values())).spec)
+    datasets = datasets if len(datasets) > 1 else next(iter(datasets.values()))
     trainer = Trainer(rec, datasets, run.path, device=dev, progress=progress,
                       header={"data": info["data"], "preset": info.get("preset")}, dist=ranks)
     restore_newest_readable(trainer, entries)

@@ -13,7 +13,9 @@
     gankit report RUN
     gankit stylize [RUN] CONTENT --style S [--method adain|gatys] [--alpha A] [--preserve-color] ...
     gankit convert-vgg vgg_normalised.pth --out vgg.safetensors
-    gankit demo [images|style]
+    gankit translate RUN --from b.csv --to a --out b_as_a.csv          (radialgan)
+    gankit augment RUN --domain a [--n N] --out a_augmented.csv
+    gankit demo [images|style|tables]
 
 Bad input is one line on stderr ("error: ...") and exit code 2, never a traceback.
 """
@@ -96,15 +98,19 @@ def build_parser() -> Parser:
     from .dirac import add_parser as add_dirac_parser
     from .style.cli import add_parsers as add_style_parsers
 
+    from .translate import add_parsers as add_table_parsers
+
     add_dirac_parser(sub)
     add_style_parsers(sub)
+    add_table_parsers(sub)
 
     r = sub.add_parser("report", help="write report.html and report.md for a run")
     r.add_argument("run", metavar="RUN")
 
     d = sub.add_parser("demo", help="the main job: the demo recipe on bundled data, with a report")
-    d.add_argument("which", nargs="?", choices=["images", "style"], default="images",
-                   help="images (default: DCGAN on MNIST digits) or style (an AdaIN decoder on bundled pictures)")
+    d.add_argument("which", nargs="?", choices=["images", "style", "tables"], default="images",
+                   help="images (default: DCGAN on MNIST digits), style (an AdaIN decoder on bundled pictures) or "
+                        "tables (RadialGAN on the bundled hospitals)")
     d.add_argument("--out", default="runs", help="folder for the run (default: runs)")
     d.add_argument("--minutes", type=float, default=None, help="training time budget (default: the demo preset's)")
     d.add_argument("--no-progress", action="store_true")
@@ -309,9 +315,21 @@ def cmd_convert_vgg(args) -> int:
     return cmd_convert_vgg(args)
 
 
+def cmd_translate(args) -> int:
+    from .translate import cmd_translate
+
+    return cmd_translate(args)
+
+
+def cmd_augment(args) -> int:
+    from .translate import cmd_augment
+
+    return cmd_augment(args)
+
+
 COMMANDS = {"list": cmd_list, "train": cmd_train, "sample": cmd_sample, "export": cmd_export, "info": cmd_info,
             "eval": cmd_eval, "dirac": cmd_dirac, "report": cmd_report, "demo": cmd_demo, "stylize": cmd_stylize,
-            "convert-vgg": cmd_convert_vgg}
+            "convert-vgg": cmd_convert_vgg, "translate": cmd_translate, "augment": cmd_augment}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,6 +43,13 @@ def ring() -> Dataset:
     return load_dataset("ring8")
 
 
+@pytest.fixture(scope="session")
+def labelled_table() -> Dataset:
+    """40 rows of 5 numeric columns with 2 classes: a small table."""
+    g = torch.Generator().manual_seed(1)
+    return from_tensors(torch.randn(40, 5, generator=g), torch.arange(40) % 2, name="table")
+
+
 @pytest.fixture(params=["image", "points"])
 def any_data(request, tiny_images, ring) -> Dataset:
     return tiny_images if request.param == "image" else ring

@@ -16,25 +16,32 @@ RECIPES = sorted(load_all())
 KINDS = ("image", "points")
 
 
+def source_names(cls):
+    return ("a", "b") if cls.sources_from_data else cls.sources
+
+
 def make(name, data, **overrides):
     cls = gankit.get_recipe(name)
     cfg, _ = resolve_config(cls, data.spec.kind, "smoke", overrides)
-    return cls(cfg, {source: data.spec for source in cls.sources})
+    return cls(cfg, {source: data.spec for source in source_names(cls)})
 
 
 def feed(name, data):
-    """The data for every source of the recipe (a recipe with content and style sources gets it twice)."""
-    return {source: data for source in gankit.get_recipe(name).sources}
+    """The data for every source of the recipe (a recipe with content and style sources gets it twice; one
+    whose data names its sources, two table domains)."""
+    return {source: data for source in source_names(gankit.get_recipe(name))}
 
 
 def cases():
-    return [(r, kind) for kind in KINDS for r in RECIPES if kind in gankit.get_recipe(r).data_kinds]
+    """Each recipe on images and 2-D points where it takes them; table-only recipes on a small table."""
+    return [(r, kind) for kind in KINDS for r in RECIPES if kind in gankit.get_recipe(r).data_kinds] + \
+        [(r, "table") for r in RECIPES if gankit.get_recipe(r).data_kinds == ("table",)]
 
 
 @pytest.fixture(params=cases(), ids=lambda c: f"{c[0]}-{c[1]}")
-def recipe_and_data(request, tiny_images, ring):
+def recipe_and_data(request, tiny_images, ring, labelled_table):
     name, kind = request.param
-    return name, (tiny_images if kind == "image" else ring)
+    return name, {"image": tiny_images, "points": ring, "table": labelled_table}[kind]
 
 
 def params_of(net):
@@ -129,10 +136,10 @@ def test_every_recipe_has_a_smoke_preset_description_kinds_and_losses():
         C.validate(cls.Config())
 
 
-def test_a_recipe_refuses_data_of_a_kind_it_does_not_declare(tiny_images, ring):
+def test_a_recipe_refuses_data_of_a_kind_it_does_not_declare(tiny_images, ring, labelled_table):
     for name in RECIPES:
         cls = gankit.get_recipe(name)
-        for data in (tiny_images, ring):
+        for data in (tiny_images, ring, labelled_table):
             if data.spec.kind not in cls.data_kinds:
                 with pytest.raises(gankit.GankitError, match=f"{name} trains on"):
                     make(name, data)

@@ -30,6 +30,9 @@ DATASETS: dict[str, DatasetEntry] = {e.name: e for e in [
                  "scikit-learn's 1,797 8x8 digits, 10 labelled classes"),
     DatasetEntry("stacked-mnist", lambda resolution=0, **_: stacked_mnist(resolution),
                  "50,000 3-channel images, each channel a random mnist5k digit: 1,000 modes"),
+    DatasetEntry("hospitals", lambda **_: _hospitals(),
+                 "scikit-learn's breast-cancer table split into 3 'hospitals' (60/150/300 rows, different columns, "
+                 "covariate shift): tables for RadialGAN", "table"),
     DatasetEntry("photos", lambda resolution=0, **_: _bundled("photos", resolution),
                  "5 scikit-image photos (astronaut, coffee, chelsea, rocket, motorcycle), 9 windows each, RGB 128x128: "
                  "content images for style transfer"),
@@ -38,22 +41,36 @@ DATASETS: dict[str, DatasetEntry] = {e.name: e for e in [
 ]}
 
 
+def _hospitals():
+    from .hospitals import hospitals
+
+    return hospitals()
+
+
 def _bundled(which: str, resolution: int) -> Dataset:
     from ..style.images import bundled_dataset
 
     return bundled_dataset(which, resolution)
 
-FOLDER_HELP = "folder:PATH  your images (sub-folders = classes), resized and center-cropped"
+FOLDER_HELP = ("folder:PATH  your images (sub-folders = classes), resized and center-cropped\n"
+               "  tables:A.csv,B.csv  one table per domain (RadialGAN; --set label=COLUMN)")
 
 
 def kind_of(name: str) -> str:
-    """The kind of a named dataset before loading it (folders hold images)."""
+    """The kind of a named dataset before loading it (folders hold images, tables: tables)."""
+    if name.startswith("tables:"):
+        return "table"
     return DATASETS[name].kind if name in DATASETS else "image"
 
 
-def load_dataset(name: str, resolution: int = 0, channels: int = 0, stream: str = "auto", workers: int = 0):
+def load_dataset(name: str, resolution: int = 0, channels: int = 0, stream: str = "auto", workers: int = 0,
+                 label: str = "", domain: str = ""):
     """Load a dataset by name; `folder:PATH` loads a folder of images, into memory or (`stream="disk"`, or
     `auto` for folders whose decoded images would exceed 2 GiB) streamed from disk batch by batch."""
+    if name.startswith("tables:"):
+        from .tables import load_tables
+
+        return load_tables(name[len("tables:"):], label, domain)
     if name.startswith("folder:"):
         path = name[len("folder:"):]
         if not path:

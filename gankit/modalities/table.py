@@ -16,6 +16,11 @@ class TableModality(Modality):
         if out.suffix.lower() == ".npy":
             return super().write(samples, spec, out)
         x = samples.detach().float().cpu().flatten(1)
+        if "schema" in spec.meta:  # a table with a schema: back to the user's columns, units and categories
+            from ..data.tables import Schema, write_csv
+
+            schema = Schema.from_json(spec.meta["schema"])
+            return [write_csv(out, schema.names(), schema.decode(x))]
         names = spec.meta.get("columns") or [f"x{i}" for i in range(x.shape[1])]
         with open(out, "w", newline="") as f:
             writer = csv.writer(f)

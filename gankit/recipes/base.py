@@ -81,6 +81,7 @@ class Recipe:
     auto_preset: ClassVar[dict[str, str]] = {}        # data kind -> preset used when the user names none
     data_kinds: ClassVar[tuple[str, ...]] = ("image", "points", "table")  # kinds of data it trains on
     sources: ClassVar[tuple[str, ...]] = ("train",)    # named data sources; the first is the primary one
+    sources_from_data: ClassVar[bool] = False          # True: the data names the sources (one per table domain)
     losses: ClassVar[tuple[str, ...]] = ()             # stats names of the losses it reports
     demo: ClassVar[dict | None] = None                 # `gankit demo`: {data, preset, about} (one recipe)
 
