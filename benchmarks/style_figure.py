@@ -1,6 +1,6 @@
 """The README's style-transfer figure: content, style, Gatys, AdaIN for three pairs, in the random feature net.
 
-    python benchmarks/style_figure.py --run runs/adain-photos-000 --out docs/style_transfer.png [--iterations 300]
+    python benchmarks/style_figure.py --run runs/adain-photos-000 --out docs/style_transfer.jpg [--iterations 300]
 """
 
 import argparse
@@ -23,7 +23,7 @@ PAIRS = [("chelsea", "waves"), ("coffee", "mosaic"), ("astronaut", "strokes")]
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--run", required=True)
-    p.add_argument("--out", default="docs/style_transfer.png")
+    p.add_argument("--out", default="docs/style_transfer.jpg")
     p.add_argument("--side", type=int, default=128)
     p.add_argument("--iterations", type=int, default=300)
     args = p.parse_args()

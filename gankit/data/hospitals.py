@@ -2,8 +2,9 @@
 malignant/benign) split by a seeded script into three "hospitals" that record different, overlapping columns,
 have different sizes and see different patients (covariate shift):
 
-* `small` (60 rows): mean and worst measurements of size and shape, and a categorical texture grade
-  (low/mid/high, from mean texture tertiles); more large tumours (it is a referral centre);
+* `small` (60 rows): mean and worst texture, smoothness, compactness, symmetry and fractal dimension (no
+  size measurement, so its own model has less to go on), and a categorical texture grade (low/mid/high,
+  from mean texture tertiles); more large tumours (a referral centre);
 * `medium` (150 rows): mean and standard-error measurements, the texture grade, 5% of `mean smoothness`
   missing;
 * `large` (300 rows): standard-error and worst measurements plus mean radius and texture; more small tumours.
@@ -25,7 +26,9 @@ def _columns(names: list[str]) -> dict[str, list[str]]:
     error = [n for n in names if n.endswith(" error")]
     worst = [n for n in names if n.startswith("worst ")]
     return {
-        "small": mean[:4] + mean[4:8] + worst[:6] + ["texture grade"],
+        # the small clinic records no size measurement: its own model has less to go on
+        "small": [n for n in mean + worst if any(k in n for k in ("texture", "smoothness", "compactness",
+                                                                       "symmetry", "fractal"))] + ["texture grade"],
         "medium": mean[:10] + error[:6] + ["texture grade"],
         "large": ["mean radius", "mean texture"] + error + worst,
     }
@@ -45,7 +48,7 @@ def hospital_tables(seed: int = 0) -> dict[str, tuple[str, list[str], list[dict]
     z = (radius - radius.mean()) / radius.std()
     left = np.arange(len(x))
     tables = {}
-    for hospital, tilt in (("small", 1.5), ("medium", 0.0), ("large", -0.7)):
+    for hospital, tilt in (("small", 0.4), ("medium", 0.0), ("large", -0.7)):
         weights = np.exp(tilt * z[left])  # covariate shift: tumour size changes who comes to which hospital
         picked = rng.choice(left, size=SIZES[hospital], replace=False, p=weights / weights.sum())
         left = np.setdiff1d(left, picked)
