@@ -30,6 +30,10 @@ def run_demo(which: str = "images", out: str | Path = "runs", minutes: float | N
         from .style.demo import run_style_demo
 
         return run_style_demo(out, minutes, progress, overrides)
+    if which == "tables":
+        from .translate import run_tables_demo
+
+        return run_tables_demo(out, minutes, progress, overrides)
     cls = demo_recipe()
     overrides = {**(overrides or {}), **({} if minutes is None else {"max_minutes": minutes})}
     budget = minutes if minutes is not None else cls.presets[cls.demo["preset"]]["max_minutes"]

@@ -185,3 +185,15 @@ def test_train_translate_augment_and_resume_through_the_cli(tmp_path, capsys):
     assert "label 'unknown' is not one of" in capsys.readouterr().err and not (tmp_path / "x.csv").exists()
     assert main(["train", "--resume", str(run), "--steps", "30", "--no-progress"]) == 0
     assert gankit.load(run).step == 30
+
+
+def test_tables_demo_writes_inputs_and_the_augmented_table(tmp_path, capsys):
+    from gankit import demo
+
+    assert demo.run_demo("tables", out=tmp_path, progress=False, overrides={"steps": 30}) == 0
+    run = next(tmp_path.iterdir())
+    assert sorted(p.name for p in (run / "tables").iterdir()) == ["large.csv", "medium.csv", "small.csv"]
+    with open(run / "small_augmented.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert sum(r["synthetic"] == "0" for r in rows) == 60 and sum(r["synthetic"] == "1" for r in rows) == 450
+    assert "mean Wasserstein distance" in capsys.readouterr().out

@@ -123,8 +123,9 @@ class RadialGAN(Recipe):
         "smoke": {"steps": 2, "batch_size": 16, "log_every": 1, "sample_every": 1, "ckpt_every": 1,
                   "tensorboard": False},
         "paper": {},
-        # the bundled hospitals in about a CPU minute
-        "fast": {"steps": 3000, "batch_size": 64, "log_every": 100, "ckpt_every": 1000, "sample_every": 1000},
+        # the bundled hospitals in a CPU minute or two (`gankit demo tables`, the benchmark)
+        "fast": {"steps": 2000, "batch_size": 64, "log_every": 100, "ckpt_every": 500, "sample_every": 1000,
+                 "max_minutes": 3.0},
     }
     data_kinds = ("table",)
     sources = ("domains",)  # placeholder: a multi-domain table names its own sources, one per domain
