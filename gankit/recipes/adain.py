@@ -22,7 +22,7 @@ from ..errors import GankitError
 from ..style import adain as A
 from ..style.features import load_features, vgg19_layout, vgg19_net
 from ..style.images import PHOTOS, STYLES, bundled
-from .base import Phase, Recipe, register
+from .base import SMOKE_RUN, Phase, Recipe, register
 
 
 @dataclass
@@ -51,8 +51,7 @@ class AdaIN(Recipe):
     Config = AdaINConfig
     description = "Huang & Belongie 2017: a decoder for AdaIN-renormalised features (arbitrary style transfer)"
     presets = {
-        "smoke": {"steps": 2, "batch_size": 2, "log_every": 1, "sample_every": 1, "ckpt_every": 1,
-                  "precision": "fp32", "tensorboard": False},
+        "smoke": {**SMOKE_RUN, "batch_size": 2, "precision": "fp32"},
         # a few CPU minutes on the bundled pictures: 128-pixel windows cropped to 64, and AdaIN at relu3_1,
         # whose decoder learns recognisable images in ~1,000 steps where relu4_1's is still blurred (README)
         "demo": {"steps": 1500, "batch_size": 8, "crop": 64, "layer": "relu3_1", "decoder_opt.lr": 5e-4,

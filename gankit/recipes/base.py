@@ -53,6 +53,9 @@ class StepContext(Protocol):
 
 Hook = Callable[[Mapping[str, nn.Module]], None]
 
+# What every `smoke` preset shares: two steps that log, preview and checkpoint each step (the contract suite)
+SMOKE_RUN = {"steps": 2, "log_every": 1, "sample_every": 1, "ckpt_every": 1, "tensorboard": False}
+
 
 @dataclass
 class Phase:

@@ -18,10 +18,9 @@ from ..nets.config import DNetConfig, d_net
 from ..errors import GankitError
 from ..objectives import OBJECTIVES, Objective
 from .adversarial import AdversarialConfig, AdversarialRecipe
-from .base import register
+from .base import SMOKE_RUN, register
 
-SMOKE = {"steps": 2, "batch_size": 8, "z_dim": 8, "G.width": 8, "D.width": 8, "G.depth": 1, "D.depth": 1,
-         "log_every": 1, "sample_every": 1, "ckpt_every": 1, "tensorboard": False}
+SMOKE = {**SMOKE_RUN, "batch_size": 8, "z_dim": 8, "G.width": 8, "D.width": 8, "G.depth": 1, "D.depth": 1}
 # The 2-D mixtures' setting shared by the family's `toy` presets: 3-layer MLPs of 256 units, batch 256,
 # lr 1e-3 for both nets, 6,000 steps (each recipe adds its own values).
 TOY = {"z_dim": 2, "G.arch": "mlp", "D.arch": "mlp", "G.width": 256, "D.width": 256,

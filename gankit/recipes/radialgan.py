@@ -32,7 +32,7 @@ from ..data.tables import Schema
 from ..errors import GankitError
 from ..objectives.adversarial import d_minimax, d_wasserstein, g_nonsaturating, g_wasserstein
 from ..objectives.penalties import gradient_penalty
-from .base import Phase, Recipe, register
+from .base import SMOKE_RUN, Phase, Recipe, register
 
 
 @dataclass
@@ -120,8 +120,7 @@ class RadialGAN(Recipe):
     Config = RadialGANConfig
     description = "Yoon et al. 2018: per-domain encoders/decoders into a shared latent space, table translation"
     presets = {
-        "smoke": {"steps": 2, "batch_size": 16, "log_every": 1, "sample_every": 1, "ckpt_every": 1,
-                  "tensorboard": False},
+        "smoke": {**SMOKE_RUN, "batch_size": 16},
         "paper": {},
         # the bundled hospitals in a CPU minute or two (`gankit demo tables`, the benchmark)
         "fast": {"steps": 2000, "batch_size": 64, "log_every": 100, "ckpt_every": 500, "sample_every": 1000,

@@ -18,12 +18,14 @@ Several style images blend with weights (normalised to sum 1: they must sum to a
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import Tensor, nn
 
+from ..data.base import DataSpec, Dataset
 from ..errors import GankitError
+from ..pipelines import Pipeline, Samples, register_pipeline, seeded
 from . import ops
 from .features import STYLE_LAYERS
 from .images import resize_to
@@ -151,3 +153,43 @@ def start(content: Tensor, opts: GatysOptions) -> Tensor:
         return content.clone(memory_format=torch.contiguous_format)
     generator = torch.Generator().manual_seed(opts.seed)
     return (0.5 + 0.1 * torch.randn(content.shape, generator=generator)).to(content)
+
+
+@register_pipeline
+class GatysPipeline(Pipeline):
+    """Gatys as a pipeline (it trains nothing): `pipe(1, condition={"content": [B, 3, H, W] in [0, 1],
+    "styles": [...], "style_weights": [...]})` -> Samples of the stylized images in [-1, 1] (RGB), the
+    losses in `meta`. Without a condition it styles the first n images of its reference dataset with the
+    next one (the pipeline contract's case)."""
+
+    name = "gatys"
+
+    def __init__(self, reference: Dataset | None = None, features="random", options: GatysOptions | None = None):
+        from .features import load_features
+
+        self.reference = reference
+        self.features = load_features(features) if isinstance(features, str) else features
+        self.options = options or GatysOptions()
+        self.spec = reference.spec if reference is not None else \
+            DataSpec("stylized", "image", (3, 0, 0), value_range=(-1.0, 1.0))
+
+    @classmethod
+    def smoke(cls, reference: Dataset) -> "GatysPipeline":
+        return cls(reference, options=GatysOptions(iterations=2))
+
+    def __call__(self, n: int = 1, condition=None, generator=None, seed=None, **options) -> Samples:
+        generator, seed = seeded(generator, seed)
+        opts = replace(self.options, seed=int(torch.randint(0, 2**31, (1,), generator=generator)), **options)
+        if condition is None:
+            if self.reference is None:
+                raise GankitError("the gatys pipeline needs condition={'content': ..., 'styles': [...]}")
+            images = (self.reference.all().x[:n + 1].float() / 255).expand(-1, 3, -1, -1).contiguous() \
+                if self.reference.spec.shape[0] == 1 else self.reference.all().x[:n + 1].float() / 255
+            condition = {"content": images[:n], "styles": [images[n:n + 1]]}
+        out, history = stylize(self.features, condition["content"], condition["styles"],
+                               condition.get("style_weights"), opts)
+        data = out * 2 - 1
+        if self.spec.shape[0] == 1:
+            data = data.mean(1, keepdim=True)
+        return Samples(data, {"pipeline": self.name, "n": len(data), "seed": seed, "losses": history,
+                              "options": options})
