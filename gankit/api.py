@@ -193,6 +193,12 @@ def evaluate(run: str | Path, metrics="auto", n: int = 0, features: str | Path |
     info = run.info
     pipe = run.model(device=device)
     data = info["data"]
+    own = pipe.recipe.evaluate(pipe.nets, load_sources(data if isinstance(data, Mapping) else
+                                                       {pipe.recipe.sources[0]: data}, pipe.recipe.cfg), seed) \
+        if type(pipe.recipe).evaluate is not Recipe.evaluate else None
+    if own is not None:
+        StatsWriter(run.path, tensorboard=False).write_metrics({"step": pipe.step, "seed": seed, **own})
+        return {"step": pipe.step, "n": 0, "metrics": own}
     primary = data[pipe.recipe.sources[0]] if isinstance(data, Mapping) else data
     evaluator = Evaluator(load_data(primary, pipe.recipe.cfg), metrics, n, features, seed)
     scores = evaluator(pipe.recipe, pipe.nets, ema=ema)

@@ -162,7 +162,10 @@ def run_tables_demo(out="runs", minutes: float | None = None, progress: bool = T
     path = write_csv(run.path / "small_augmented.csv", [*schema.names(), schema.label, "synthetic", "source"], rows)
     real = [r for r in rows if r["synthetic"] == 0]
     fake = [r for r in rows if r["synthetic"] == 1]
-    distances = column_distances(schema, real, fake)
+    from .metrics.tables import column_fidelity
+
+    distances = {k: v["wasserstein_in_std"] for k, v in column_fidelity(schema, real, fake).items()
+                 if "wasserstein_in_std" in v}
     print(f"run folder:  {run.path}")
     print(f"inputs:      {run.path / 'tables'} (small.csv, medium.csv, large.csv)")
     print(f"augmented:   {path} ({len(real)} real rows of 'small' + {len(fake)} translated from medium and large)")
@@ -170,17 +173,3 @@ def run_tables_demo(out="runs", minutes: float | None = None, progress: bool = T
           f"std (per column: {', '.join(f'{k} {v:.2f}' for k, v in list(distances.items())[:4])}, ...)")
     print(f"try:         gankit translate {run.path} --from {run.path / 'tables' / 'medium.csv'} --to small --out m.csv")
     return 0
-
-
-def column_distances(schema: Schema, real: list[dict], fake: list[dict]) -> dict[str, float]:
-    """Wasserstein-1 distance between real and translated values of each numeric column, in the real std."""
-    import numpy as np
-    from scipy.stats import wasserstein_distance
-
-    out = {}
-    for c in schema.columns:
-        if c.kind == "numeric":
-            r = np.array([float(x[c.name]) for x in real if x[c.name] != ""])
-            f = np.array([float(x[c.name]) for x in fake if x[c.name] != ""])
-            out[c.name] = float(wasserstein_distance(r, f) / (r.std() or 1.0))
-    return out

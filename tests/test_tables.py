@@ -197,3 +197,33 @@ def test_tables_demo_writes_inputs_and_the_augmented_table(tmp_path, capsys):
         rows = list(csv.DictReader(f))
     assert sum(r["synthetic"] == "0" for r in rows) == 60 and sum(r["synthetic"] == "1" for r in rows) == 450
     assert "mean Wasserstein distance" in capsys.readouterr().out
+
+
+def test_eval_of_a_table_run_scores_translation_fidelity_per_domain(tmp_path, capsys):
+    files = hospital_csvs(tmp_path)
+    assert main(["train", "radialgan", "--data", f"tables:{files['a']},{files['b']}", "--set", "label=outcome",
+                 "--preset", "smoke", "--set", "objective=wgan-gp", "--out", str(tmp_path / "runs"),
+                 "--no-progress"]) == 0
+    run = next((tmp_path / "runs").iterdir())
+    capsys.readouterr()
+    assert main(["eval", str(run), "--json"]) == 0
+    import json
+
+    scores = json.loads(capsys.readouterr().out)["metrics"]
+    for domain in ("a", "b"):
+        assert 0.0 <= scores[f"{domain}/real_vs_synthetic_auroc"] <= 1.0
+        assert scores[f"{domain}/mean_wasserstein_in_std"] > 0 and scores[f"{domain}/exact_copies"] == 0
+    assert scores["a/mean_total_variation"] >= 0  # a has the categorical column `smoker`
+
+
+def test_parquet_tables_read_like_csv(tmp_path):
+    import pandas as pd  # the `tables` extra, which `make test` installs
+
+    files = hospital_csvs(tmp_path)
+    pd.read_csv(files["a"]).to_parquet(tmp_path / "a.parquet")
+    from_parquet = load_tables(f"{tmp_path / 'a.parquet'},{files['b']}", "outcome")
+    from_csv = load_tables(f"{files['a']},{files['b']}", "outcome")
+    assert torch.allclose(from_parquet["a"].x, from_csv["a"].x, atol=1e-5)
+    (tmp_path / "bad.parquet").write_text("not parquet")
+    with pytest.raises(gankit.GankitError, match="not a readable Parquet file"):
+        load_tables(f"{tmp_path / 'bad.parquet'},{files['b']}", "outcome")

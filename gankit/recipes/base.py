@@ -152,6 +152,11 @@ class Recipe:
         """A checker whose `check(step, scalars, nets)` returns warnings at each logging step, or None."""
         return None
 
+    def evaluate(self, nets: Mapping[str, nn.Module], data: Mapping, seed: int = 0) -> dict | None:
+        """The recipe's own `gankit eval` scores given every source's data, or None for the modality's
+        metrics (FID, mode coverage, ...)."""
+        return None
+
     def export_module(self, nets: Mapping[str, nn.Module], **options):
         """(module, example inputs, input names): a traceable nn.Module mapping sampling inputs to
         samples in data space, for ONNX/TorchScript export; None if sampling cannot be traced."""
