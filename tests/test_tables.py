@@ -227,3 +227,11 @@ def test_parquet_tables_read_like_csv(tmp_path):
     (tmp_path / "bad.parquet").write_text("not parquet")
     with pytest.raises(gankit.GankitError, match="not a readable Parquet file"):
         load_tables(f"{tmp_path / 'bad.parquet'},{files['b']}", "outcome")
+
+
+def test_unseen_category_is_an_error_naming_row_and_column(tmp_path):
+    files = hospital_csvs(tmp_path)
+    schema = Schema.from_json(load_tables(f"{files['a']},{files['b']}", "outcome")["a"].spec.meta["schema"])
+    rows = [{"age": "50", "weight": "60", "smoker": "no"}, {"age": "50", "weight": "60", "smoker": "sometimes"}]
+    with pytest.raises(gankit.GankitError, match=r"new.csv: row 3, column 'smoker': category 'sometimes' was not seen"):
+        schema.encode(rows, "new.csv")
