@@ -67,3 +67,90 @@ def test_discriminator_output_depends_on_the_label(tiny_images, condition):
     with torch.no_grad():
         a, b = nets["D"](x, y), nets["D"](x, (y + 1) % 3)
     assert not torch.allclose(a, b)
+
+
+# ------------------------------------------------------------------ resume and divergence through the CLI
+
+import json  # noqa: E402
+
+from gankit.cli import main  # noqa: E402
+from gankit.train import checkpoint  # noqa: E402
+
+
+def cli(*args):
+    return main([str(a) for a in args])
+
+
+def weights_of(run):
+    pipe = gankit.load(run)
+    return {f"{n}.{k}": v.clone() for n, net in pipe.nets.items() for k, v in net.state_dict().items()}
+
+
+def rewind_to(run, step):
+    """Make the run look interrupted after `step`: later checkpoints removed, latest.json at `step`."""
+    folder = run / "checkpoints"
+    for path in folder.glob("step-*"):
+        if int(path.name.split(".")[0].split("-")[1]) > step:
+            path.unlink()
+    stem = f"step-{step:07d}"
+    (folder / "latest.json").write_text(json.dumps({"step": step, "weights": f"{stem}.safetensors",
+                                                    "state": f"{stem}.state.pt"}))
+
+
+@pytest.mark.parametrize("extra", [[], ["--set", "lr_decay=linear"], ["--precision", "bf16"]],
+                         ids=["constant-lr", "linear-decay", "bf16"])
+def test_resume_through_the_cli_is_bit_exact(tmp_path, extra):
+    """Catches: a resume that restores weights but not optimizer, RNG, data order or the lr schedule."""
+    args = ["train", "gan", "--data", "ring8", "--preset", "smoke", "--steps", "4", "--set", "keep_ckpts=10",
+            "--no-progress", *extra]
+    assert cli(*args, "--out", tmp_path / "a") == 0
+    assert cli(*args, "--out", tmp_path / "b") == 0
+    straight, interrupted = next((tmp_path / "a").iterdir()), next((tmp_path / "b").iterdir())
+    rewind_to(interrupted, 2)
+    assert gankit.load(interrupted).step == 2
+    assert cli("train", "--resume", interrupted, "--no-progress") == 0
+    a, b = weights_of(straight), weights_of(interrupted)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_through_the_api_is_bit_exact(tmp_path):
+    straight = gankit.train("gan", "ring8", preset="smoke", steps=4, out=tmp_path / "a", progress=False,
+                            overrides={"keep_ckpts": 10})
+    run = gankit.train("gan", "ring8", preset="smoke", steps=4, out=tmp_path / "b", progress=False,
+                       overrides={"keep_ckpts": 10})
+    rewind_to(run.path, 3)
+    gankit.resume(run.path, progress=False)
+    a, b = weights_of(straight.path), weights_of(run.path)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_when_latest_names_a_missing_file_or_the_state_is_unreadable(tmp_path, capsys):
+    assert cli("train", "gan", "--data", "ring8", "--preset", "smoke", "--steps", "3", "--set", "keep_ckpts=10",
+               "--out", tmp_path, "--no-progress") == 0
+    run = next(tmp_path.iterdir())
+    folder = run / "checkpoints"
+    (folder / "step-0000003.safetensors").unlink()  # latest.json now names a file that is gone
+    capsys.readouterr()
+    assert cli("train", "--resume", run, "--steps", "4", "--no-progress") == 0
+    assert gankit.load(run).step == 4
+    state = sorted(folder.glob("*.state.pt"))[-1]
+    state.write_bytes(b"not a torch file")
+    capsys.readouterr()
+    assert cli("train", "--resume", run, "--steps", "5", "--no-progress") == 0
+    err = capsys.readouterr().err
+    assert state.name in err and "previous checkpoint" in err
+    assert gankit.load(run).step == 5
+
+
+def test_divergence_exits_3_and_keeps_a_finite_checkpoint(tmp_path, capsys):
+    """Catches: a NaN run that exits 0, or a checkpoint written after the weights went non-finite (here
+    ckpt_every=3 is not a multiple of log_every=2, so the guard must run at checkpoint time too)."""
+    code = cli("train", "gan", "--data", "ring8", "--preset", "smoke", "--steps", "50", "--set", "D_opt.lr=1e30",
+               "--set", "G_opt.lr=1e30", "--set", "log_every=2", "--set", "ckpt_every=3", "--out", tmp_path,
+               "--no-progress")
+    err = capsys.readouterr().err
+    assert code == 3 and "diverged" in err
+    run = next(tmp_path.iterdir())
+    entry = checkpoint.latest(run / "checkpoints")
+    if entry is not None:  # a checkpoint kept from before the divergence must hold finite weights
+        assert all(torch.isfinite(v).all() for v in weights_of(run).values())
