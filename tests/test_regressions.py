@@ -252,3 +252,40 @@ def test_historical_averaging_adds_its_term_to_both_losses(tiny_images):
         trainer.train_step()
     stats = trainer.stats.summary()
     assert stats["loss/hist_D"] > 0 and stats["loss/hist_G"] > 0
+
+
+# ------------------------------------------------------------------ live diagnostics, by constructed readings
+
+from gankit.train.diagnostics import Diagnostics  # noqa: E402
+
+
+def diagnostics(ring, **overrides):
+    return Diagnostics(make("gan", ring, steps=1000, **overrides), ring)
+
+
+def test_collapse_is_judged_only_after_the_warm_up(ring):
+    """Catches: a warm-up that never holds (e.g. `step >= 2`) or never ends. For 1,000 steps it is 500."""
+    collapsed = torch.zeros(64, 2)
+    d = diagnostics(ring)
+    assert not [w for w in d.check_samples(100, {}, collapsed) if w.key == "collapse"]
+    assert not [w for w in d.check_samples(499, {}, collapsed) if w.key == "collapse"]
+    assert [w.key for w in d.check_samples(500, {}, collapsed)] == ["collapse"]
+
+
+def test_exploding_losses_warn_whatever_their_sign_and_only_when_large(ring):
+    d = diagnostics(ring)
+    assert not d.check_samples(10, {"loss/D": 5e3, "loss/G": -9e3}, None)
+    assert [w.key for w in d.check_samples(11, {"loss/G": -2e4}, None)] == ["exploding"]
+
+
+def test_non_saturating_dominance_needs_the_generator_gradient_to_vanish(ring):
+    confident = {"D/p_real": 0.97, "D/p_fake": 0.02, "D/saturated_fake": 0.9}
+    d = diagnostics(ring, saturating=False)
+    assert not d.check_samples(10, {**confident, "grad_norm/G": 1.0}, None)   # sets the start
+    assert not d.check_samples(20, {**confident, "grad_norm/G": 0.5}, None)   # 50% of it: still learning
+    fired = d.check_samples(30, {**confident, "grad_norm/G": 0.005}, None)   # 0.5%: vanished
+    assert [w.key for w in fired] == ["dominance"] and "below 1% of its start" in fired[0].message
+    unsure = diagnostics(ring, saturating=False)
+    unsure.check_samples(10, {"D/p_real": 0.7, "D/p_fake": 0.3, "D/saturated_fake": 0.0, "grad_norm/G": 1.0}, None)
+    assert not unsure.check_samples(20, {"D/p_real": 0.7, "D/p_fake": 0.3, "D/saturated_fake": 0.0,
+                                         "grad_norm/G": 0.001}, None)  # D not confident: no dominance
