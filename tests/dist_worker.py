@@ -3,7 +3,8 @@ checks on rank 0 that every rank holds the same parameters and saves them for th
 
     torchrun --standalone --nproc_per_node=2 tests/dist_worker.py OUT_DIR RECIPE DATA KEY=VALUE ...
 
-`accumulate=K` among the settings makes every phase accumulate gradients over K micro-batches.
+`accumulate=K` among the settings makes every phase accumulate gradients over K micro-batches;
+`record_shards=1` saves each rank's first real batch (first_batch_rank<R>.pt), to check the sharding.
 """
 
 import dataclasses
@@ -21,11 +22,15 @@ def main() -> int:
     out, recipe, data, *sets = sys.argv[1:]
     overrides = dict(s.split("=", 1) for s in sets)
     accumulate = int(overrides.pop("accumulate", 1))
+    record = overrides.pop("record_shards", None)
     ranks, device = dist.init("cpu")
     rec, ds, _ = gankit.build(recipe, data, preset="smoke", overrides=overrides)
     with_accumulation(rec, accumulate)
     trainer = Trainer(rec, ds, Path(out) / "run", device=device, progress=False, dist=ranks)
+    first = record_first_batch(trainer.sources[rec.sources[0]]) if record else None
     trainer.fit()
+    if first:
+        torch.save(first[0], Path(out) / f"first_batch_rank{ranks.rank}.pt")
     flat = torch.cat([p.detach().flatten() for n in ("G", "D") for p in trainer.nets[n].parameters()])
     everyone = dist.gather(flat)
     if ranks.is_main:
@@ -35,6 +40,19 @@ def main() -> int:
                                                            "step": trainer.step}))
     dist.shutdown()
     return 0
+
+
+def record_first_batch(source) -> list:
+    first, original = [], source.next
+
+    def spy(n):
+        batch = original(n)
+        if not first:
+            first.append(batch.x.detach().clone())
+        return batch
+
+    source.next = spy
+    return first
 
 
 def with_accumulation(recipe, k: int) -> None:

@@ -73,3 +73,23 @@ def test_only_rank_0_writes_and_resume_under_torchrun_is_exact(tmp_path):
     for name in a.nets:  # gradient-penalty double backward under DDP, resumed bit-exactly
         for (k, va), vb in zip(a.nets[name].state_dict().items(), b.nets[name].state_dict().values()):
             assert torch.equal(va, vb), (name, k)
+
+
+def test_ddp_matches_one_process_with_sgd_several_critic_steps_and_labels_and_ranks_split_the_batch(tmp_path):
+    """Catches what the Adam case cannot: gradients averaged twice or summed (momentum-free SGD moves by
+    the gradient's scale), every rank training on the whole batch, the critic loop or the labels out of
+    step between ranks."""
+    sets = [*SETS, "D_opt.name=sgd", "G_opt.name=sgd", "D_opt.lr=0.05", "G_opt.lr=0.05", "n_critic=2",
+            "condition=projection"]
+    torchrun(HERE / "dist_worker.py", tmp_path, "gan", "ring8", *sets, "record_shards=1")
+    assert json.loads((tmp_path / "result.json").read_text())["max_rank_diff"] == 0.0
+    rec, ds, _ = gankit.build("gan", "ring8", preset="smoke", overrides=dict(s.split("=") for s in sets))
+    single = Trainer(rec, ds, None, progress=False)
+    whole = single.sources["train"].sampler.peek(8)
+    single.fit()
+    flat = torch.cat([p.detach().flatten() for n in ("G", "D") for p in single.nets[n].parameters()])
+    assert torch.allclose(flat, torch.load(tmp_path / "params.pt"), atol=1e-5)
+    shards = [torch.load(tmp_path / f"first_batch_rank{r}.pt") for r in (0, 1)]
+    assert [len(s) for s in shards] == [4, 4]  # each rank draws half of the global batch of 8 ...
+    expected = ds.batch(whole).x
+    assert torch.equal(torch.cat(shards)[torch.tensor([0, 4, 1, 5, 2, 6, 3, 7])], expected)  # ... and they interleave
