@@ -236,7 +236,18 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--fidelity-and-cost-only", action="store_true",
+                   help="skip the utility protocol: train repetition 0, report fidelity and cost")
     args = p.parse_args()
+    if args.fidelity_and_cost_only:
+        tables = hospital_tables()
+        splits = {h: split(rows, 0) for h, (_, _, rows) in tables.items()}
+        recipe, nets, data, seconds = train_radialgan({h: (w, hd, splits[h][0]) for h, (w, hd, _) in tables.items()},
+                                                      args.steps, 0)
+        print(json.dumps({"cpu": cpu_info(), "threads": torch.get_num_threads(), "steps": args.steps,
+                          "train_seconds": seconds, "fidelity": fidelity(recipe, nets, data, splits),
+                          "seconds_per_1000_iterations": cost()}, indent=2, default=float))
+        return
     torch.set_num_threads(torch.get_num_threads())
     reps, first = [], None
     for rep in range(args.reps):

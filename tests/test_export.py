@@ -22,7 +22,8 @@ CASES = [(r, kind) for kind in ("image", "points") for r in sorted(load_all()) i
 def trained(name, data, tmp_path, **overrides):
     cls = gankit.get_recipe(name)
     cfg, _ = resolve_config(cls, data.spec.kind, "smoke", overrides)
-    Trainer(cls(cfg, data.spec), data, tmp_path, progress=False).fit()
+    sources = ("a", "b") if cls.sources_from_data else cls.sources  # every source of the recipe fed the data
+    Trainer(cls(cfg, {s: data.spec for s in sources}), {s: data for s in sources}, tmp_path, progress=False).fit()
     return gankit.load(tmp_path)
 
 
