@@ -29,13 +29,17 @@ def load_examples() -> dict:
     return modules
 
 
-@pytest.fixture(scope="session")
-def tiny_images() -> Dataset:
+def make_tiny_images() -> Dataset:
     """48 random 16x16 grayscale uint8 images with 3 labels: a real image dataset, small and fast."""
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, 256, (48, 1, 16, 16), generator=g, dtype=torch.uint8)
     y = torch.arange(48) % 3
     return from_tensors(x, y, name="tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_images() -> Dataset:
+    return make_tiny_images()
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """Real `torchrun --nproc_per_node=2` runs on the CPU (gloo): the foundation of multi-process training."""
 
+import datetime
 import json
 import os
 import subprocess
@@ -8,9 +9,13 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.distributed as td
 
 import gankit
+from gankit.data.base import Batch
 from gankit.train import Trainer
+
+from dist_worker import dataset, flat_params, record_real_batches, with_accumulation
 
 HERE = Path(__file__).parent
 # Deterministic recipe for the comparison: no dropout, no BatchNorm (per-rank statistics would differ).
@@ -25,37 +30,92 @@ def torchrun(*args, timeout=240):
     return proc
 
 
-def test_two_ranks_match_each_other_and_a_single_process_with_the_same_global_batch(tmp_path):
-    torchrun(HERE / "dist_worker.py", tmp_path, "gan", "ring8", *SETS)
-    result = json.loads((tmp_path / "result.json").read_text())
-    assert result == {"world_size": 2, "max_rank_diff": 0.0, "step": 4}
-    rec, ds, _ = gankit.build("gan", "ring8", preset="smoke", overrides=dict(s.split("=") for s in SETS))
-    single = Trainer(rec, ds, None, progress=False)
-    single.fit()
-    flat = torch.cat([p.detach().flatten() for n in ("G", "D") for p in single.nets[n].parameters()])
-    ddp = torch.load(tmp_path / "params.pt")
-    assert torch.allclose(flat, ddp, atol=1e-5), float((flat - ddp).abs().max())
-    untrained = Trainer(rec, ds, None, progress=False)
-    init = torch.cat([p.detach().flatten() for n in ("G", "D") for p in untrained.nets[n].parameters()])
-    assert (init - ddp).abs().max() > 1e-4  # training moved the weights: the comparison is not vacuous
+SGD = ["G_opt.name=sgd", "D_opt.name=sgd", "G_opt.lr=0.05", "D_opt.lr=0.05"]  # scale-sensitive, unlike Adam
+# Every case trains under one torchrun (a process group costs seconds on 2 cores) and is compared with one
+# process training on the same global batches.
+CASES = {
+    "mlp-adam": ("gan", "ring8", SETS),
+    "accumulate": ("gan", "ring8", [*SETS, "reuse_fakes=false", "accumulate=2"]),
+    "mlp-sgd": ("gan", "ring8", [*SETS, *SGD]),
+    "n-critic": ("wgan", "ring8", [*SETS, "n_critic=3", "D.norm=none"]),  # 3 critic steps, each clipped
+    "conditional": ("gan", "ring8", [*SETS, "condition=projection"]),
+    # BatchNorm in G and D: per-rank batch statistics, compared with one process whose micro-batches are the
+    # ranks' shards (fresh fakes in G's step, so every micro-batch draws the same way as a rank)
+    "conv-batchnorm": ("dcgan", "tiny", ["steps=3", "batch_size=8", "reuse_fakes=false", *SGD, "shards=2"]),
+}
 
 
-def test_gradient_accumulation_under_ddp_matches_one_process(tmp_path):
-    # micro-batches keep their gradients local (no_sync) until the last one: the same weights as one
-    # process accumulating the same micro-batches, and every rank identical
-    sets = [*SETS, "reuse_fakes=false"]
-    torchrun(HERE / "dist_worker.py", tmp_path, "gan", "ring8", *sets, "accumulate=2")
-    assert json.loads((tmp_path / "result.json").read_text())["max_rank_diff"] == 0.0
-    from dist_worker import with_accumulation
-
-    rec, ds, _ = gankit.build("gan", "ring8", preset="smoke", overrides=dict(s.split("=") for s in sets))
-    with_accumulation(rec, 2)
-    single = Trainer(rec, ds, None, progress=False)
-    single.fit()
-    flat = torch.cat([p.detach().flatten() for n in ("G", "D") for p in single.nets[n].parameters()])
-    assert torch.allclose(flat, torch.load(tmp_path / "params.pt"), atol=1e-5)
+@pytest.fixture(scope="module")
+def ddp_runs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ddp")
+    spec = {name: {"recipe": r, "data": d, "sets": [s for s in sets if not s.startswith("shards=")]}
+            for name, (r, d, sets) in CASES.items()}
+    (out / "cases.json").write_text(json.dumps(spec))
+    torchrun(HERE / "dist_worker.py", "--cases", out / "cases.json")
+    return {name: torch.load(out / f"{name}.pt") for name in CASES}
 
 
+def as_ranks(trainer, world):
+    """Make one process draw as `world` ranks would, one rank per micro-batch: each draw of real data or
+    latent codes takes the next global batch and hands out its shards [r::world] in turn."""
+    pending = {"real": [], "z": []}
+    real, z = trainer.real, trainer.z
+
+    def next_shard(key, draw):
+        if not pending[key]:
+            full = draw()
+            pending[key] = [full[r::world] if torch.is_tensor(full) else
+                            Batch(full.x[r::world], None if full.y is None else full.y[r::world]) for r in range(world)]
+        return pending[key].pop(0)
+
+    trainer.real = lambda source=None, n=None: next_shard("real", lambda: real(source, world * (n or trainer.batch_size)))
+    trainer.z = lambda n: next_shard("z", lambda: z(world * n))
+
+
+def single_process(name):
+    recipe, data, sets = CASES[name]
+    overrides = dict(s.split("=", 1) for s in sets)
+    accumulate, world = int(overrides.pop("accumulate", 1)), int(overrides.pop("shards", 1))
+    rec, ds, _ = gankit.build(recipe, dataset(data), preset="smoke", overrides=overrides)
+    with_accumulation(rec, accumulate * world)
+    trainer = Trainer(rec, ds, None, progress=False)
+    if world > 1:
+        as_ranks(trainer, world)
+    batches = record_real_batches(trainer)
+    trainer.fit()
+    return trainer, batches
+
+
+@pytest.mark.torchrun
+@pytest.mark.parametrize("name", list(CASES))
+def test_two_ranks_match_each_other_and_one_process_on_the_same_global_batches(ddp_runs, name):
+    run = ddp_runs[name]
+    assert run["world_size"] == 2 and run["step"] == [run["step"][0]] * 2
+    rank0, rank1 = run["params"]
+    assert torch.equal(rank0, rank1)  # DDP kept the replicas identical
+    single, batches = single_process(name)
+    assert single.step == run["step"][0]
+    flat = flat_params(single)
+    assert torch.allclose(flat, rank0, atol=1e-5), float((flat - rank0).abs().max())
+    untrained = flat_params(Trainer(single.recipe, single.primary_data, None, progress=False))
+    assert (untrained - rank0).abs().max() > 1e-4  # training moved the weights: the comparison is not vacuous
+    # each rank trained on its own half of every global batch: together, the batches of one process
+    shards0, shards1 = run["real"]
+    if name == "conv-batchnorm":  # one process drew them shard by shard already
+        batches = [torch.cat(batches[i:i + 2]) for i in range(0, len(batches), 2)]
+        shards = [torch.cat(pair) for pair in zip(shards0, shards1)]
+    else:
+        shards = [interleave(a, b) for a, b in zip(shards0, shards1)]
+    assert len(shards) == len(batches) and all(torch.equal(a, b) for a, b in zip(shards, batches))
+    assert all(len(a) == len(b) and not torch.equal(a, b) for a, b in zip(shards0, shards1))
+
+
+def interleave(a, b):
+    """The global batch whose shards [0::2] and [1::2] are a and b."""
+    return torch.stack([a, b], 1).flatten(0, 1)
+
+
+@pytest.mark.torchrun
 def test_only_rank_0_writes_and_resume_under_torchrun_is_exact(tmp_path):
     common = ["-m", "gankit", "train", "wgan-gp", "--data", "ring8", "--preset", "smoke", "--no-progress",
               "--set", "batch_size=8", "--set", "log_every=1"]
@@ -75,21 +135,122 @@ def test_only_rank_0_writes_and_resume_under_torchrun_is_exact(tmp_path):
             assert torch.equal(va, vb), (name, k)
 
 
-def test_ddp_matches_one_process_with_sgd_several_critic_steps_and_labels_and_ranks_split_the_batch(tmp_path):
-    """Catches what the Adam case cannot: gradients averaged twice or summed (momentum-free SGD moves by
-    the gradient's scale), every rank training on the whole batch, the critic loop or the labels out of
-    step between ranks."""
-    sets = [*SETS, "D_opt.name=sgd", "G_opt.name=sgd", "D_opt.lr=0.05", "G_opt.lr=0.05", "n_critic=2",
-            "condition=projection"]
-    torchrun(HERE / "dist_worker.py", tmp_path, "gan", "ring8", *sets, "record_shards=1")
-    assert json.loads((tmp_path / "result.json").read_text())["max_rank_diff"] == 0.0
-    rec, ds, _ = gankit.build("gan", "ring8", preset="smoke", overrides=dict(s.split("=") for s in sets))
-    single = Trainer(rec, ds, None, progress=False)
-    whole = single.sources["train"].sampler.peek(8)
-    single.fit()
-    flat = torch.cat([p.detach().flatten() for n in ("G", "D") for p in single.nets[n].parameters()])
-    assert torch.allclose(flat, torch.load(tmp_path / "params.pt"), atol=1e-5)
-    shards = [torch.load(tmp_path / f"first_batch_rank{r}.pt") for r in (0, 1)]
-    assert [len(s) for s in shards] == [4, 4]  # each rank draws half of the global batch of 8 ...
-    expected = ds.batch(whole).x
-    assert torch.equal(torch.cat(shards)[torch.tensor([0, 4, 1, 5, 2, 6, 3, 7])], expected)  # ... and they interleave
+# ------------------------------------------------------------------ dist.py's helpers, in this process
+class TwoRanks:
+    """torch.distributed as rank 0 of two sees it: the other rank contributes `other` to each collective."""
+
+    ReduceOp = td.ReduceOp
+
+    def __init__(self, other):
+        self.other = other
+
+    def get_world_size(self):
+        return 2
+
+    def all_reduce(self, t, op=td.ReduceOp.SUM):
+        other = torch.as_tensor(self.other, dtype=t.dtype)
+        t.copy_({td.ReduceOp.SUM: t + other, td.ReduceOp.MAX: torch.maximum(t, other),
+                 td.ReduceOp.MIN: torch.minimum(t, other)}[op])
+
+    def broadcast_object_list(self, box, src):
+        box[0] = [box[0], self.other][src]
+
+    def all_gather_object(self, out, obj):
+        out[:] = [obj, self.other]
+
+
+def test_collective_helpers_combine_two_ranks(monkeypatch):
+    from gankit.train import dist
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(dist, "td", TwoRanks([3.0, 0.0]))  # the other rank's values, keys in sorted order
+    assert dist.all_mean({"b": 4.0, "a": 1.0}, cpu) == {"a": 2.0, "b": 2.0}
+    monkeypatch.setattr(dist, "td", TwoRanks([2.0 ** 24 + 1]))
+    assert dist.all_mean({"step": 2.0 ** 24 + 1}, cpu) == {"step": 2.0 ** 24 + 1}  # summed in float64
+    for mine, other, expected in [(False, 0.0, False), (False, 1.0, True), (True, 0.0, True), (True, 1.0, True)]:
+        monkeypatch.setattr(dist, "td", TwoRanks([other]))
+        assert dist.any_rank(mine, cpu) is expected
+    monkeypatch.setattr(dist, "td", TwoRanks("theirs"))
+    assert dist.broadcast("mine") == "mine" and dist.broadcast("mine", src=1) == "theirs"
+    assert dist.gather("mine") == ["mine", "theirs"]
+
+
+@pytest.fixture
+def torchrun_env(monkeypatch):
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_init_reads_torchrun_variables_and_reports_a_failed_rendezvous(torchrun_env):
+    from gankit.errors import GankitError
+    from gankit.train import dist
+
+    env = torchrun_env
+    assert dist.init("meta") == (dist.DistInfo(), torch.device("meta")) and not dist.launched_by_torchrun()
+    env.setenv("RANK", "0")
+    assert not dist.launched_by_torchrun()  # both variables are needed
+    env.setenv("WORLD_SIZE", "1")
+    assert dist.launched_by_torchrun() and dist.init("meta") == (dist.DistInfo(), torch.device("meta"))  # no group
+    env.setenv("RANK", "1")
+    env.setenv("WORLD_SIZE", "2")
+    with pytest.raises(GankitError, match=r"^could not join the torchrun process group \(gloo\): .*MASTER_ADDR"):
+        dist.init("cpu")  # no MASTER_ADDR: the rendezvous fails at once
+    info = dist.DistInfo(rank=1, world_size=2, local_rank=1)
+    assert info.enabled and not info.is_main and dist.DistInfo().is_main and not dist.DistInfo().enabled
+
+
+@pytest.mark.parametrize("device,local_rank,backend,expected", [("cpu", None, "gloo", "cpu"),
+                                                                ("cuda", "1", "nccl", "cuda:1")])
+def test_init_joins_with_the_backend_of_the_device(torchrun_env, device, local_rank, backend, expected):
+    # the process group and CUDA calls are recorded, not made: this checks what init asks of them
+    from gankit.train import dist
+
+    env, calls = torchrun_env, []
+    env.setenv("RANK", "1")
+    env.setenv("WORLD_SIZE", "2")
+    if local_rank:
+        env.setenv("LOCAL_RANK", local_rank)
+    env.setattr(dist.td, "is_initialized", lambda: False)
+    env.setattr(dist.td, "init_process_group", lambda backend, timeout: calls.append((backend, timeout)))
+    env.setattr(torch.cuda, "set_device", lambda dev: calls.append(dev))
+    info, dev = dist.init(device)
+    assert info == dist.DistInfo(1, 2, int(local_rank or 0)) and dev == torch.device(expected)
+    assert calls[-1] == (backend, datetime.timedelta(minutes=30))
+    assert calls[:-1] == ([torch.device("cuda", 1)] if device == "cuda" else [])
+
+
+@pytest.fixture
+def ddp_calls(monkeypatch):
+    """DistributedDataParallel recorded, not built (a real one is built under torchrun above)."""
+    from torch import nn
+
+    made = []
+    monkeypatch.setattr(nn.parallel, "DistributedDataParallel", lambda net, **kw: made.append(kw) or net)
+    return made
+
+
+def test_wrap_syncs_buffers_only_for_nets_that_have_them(ddp_calls):
+    from torch import nn
+
+    from gankit.errors import GankitError
+    from gankit.train import dist
+
+    info, cpu = dist.DistInfo(0, 2), torch.device("cpu")
+    dist.wrap(nn.Linear(2, 2), info, cpu, sync_bn=False)
+    dist.wrap(nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2)), info, cpu, sync_bn=False)
+    assert ddp_calls == [{"device_ids": None, "forward_sync_buffers": False},
+                         {"device_ids": None, "forward_sync_buffers": True}]
+    with pytest.raises(GankitError, match=r"^sync_bn=true needs CUDA devices \(PyTorch's SyncBatchNorm works only on GPU"):
+        dist.wrap(nn.Linear(2, 2), info, cpu, sync_bn=True)
+    dist.shutdown()  # a no-op without a group
+
+
+def test_wrap_on_cuda_converts_batchnorm_and_names_the_device(ddp_calls):
+    from torch import nn
+
+    from gankit.train import dist
+
+    net = dist.wrap(nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2)), dist.DistInfo(1, 2, 1),
+                    torch.device("cuda", 1), sync_bn=True)
+    assert isinstance(net[1], nn.SyncBatchNorm) and ddp_calls == [{"device_ids": [1], "forward_sync_buffers": True}]

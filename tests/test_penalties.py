@@ -86,3 +86,20 @@ def test_weight_clipping_bounds_every_parameter():
     assert all(p.abs().max() <= 0.01 for p in net.parameters())
     clip_weights(net, 0.005)
     assert max(p.abs().max().item() for p in net.parameters()) == pytest.approx(0.005)
+
+
+class Conditional(nn.Module):
+    """D(x, y, scale=1) = scale · y · ½‖x‖²: the penalties must pass D's extra arguments through."""
+
+    def forward(self, x, y, scale=1.0):
+        return scale * y * 0.5 * x.pow(2).flatten(1).sum(1)
+
+
+def test_penalties_pass_labels_and_keywords_to_d():
+    x = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64)  # ∇D = scale·y·x: norms scale·y·(1, 2)
+    y = torch.tensor([3.0, 1.0], dtype=torch.float64)
+    expected = 0.5 * 2.0 * ((2 * 3 * 1) ** 2 + (2 * 1 * 2) ** 2) / 2
+    assert abs(r1_penalty(Conditional(), x, 2.0, y, scale=2.0).item() - expected) < 1e-12
+    assert abs(r2_penalty(Conditional(), x, 2.0, y, scale=2.0).item() - expected) < 1e-12
+    gp = gradient_penalty(Conditional(), x, x.clone(), y, scale=2.0)
+    assert abs(gp.item() - ((6 - 1) ** 2 + (4 - 1) ** 2) / 2) < 1e-12

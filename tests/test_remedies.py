@@ -145,6 +145,7 @@ def test_feature_matching_and_running_mean():
         net.weight.add_(3.0)
     avg.update(net)  # mean of the two snapshots
     assert torch.allclose(avg.means()[0], net.weight - 1.5)
+    assert avg.count.dtype == torch.long and int(avg.count) == 2  # an exact step count, saved with checkpoints
     assert torch.allclose(avg.penalty(net), (1.5 ** 2) * torch.ones(()) * 2)
 
 
@@ -222,3 +223,14 @@ def test_one_sided_label_smoothing_on_bce_recipes(tiny_images, name):
 def test_label_smoothing_is_refused_for_critics(tiny_images):
     with pytest.raises(gankit.GankitError, match="needs a probabilistic"):
         make("wgan-gp", tiny_images, label_smoothing=0.1)
+
+
+def test_minibatch_std_picks_the_largest_group_that_tiles_the_batch():
+    assert MinibatchStd().group_size == 4  # ProGAN's default
+    x = torch.arange(6.0).view(6, 1)  # group size 4 does not divide 6: groups of 3, {0, 2, 4} and {1, 3, 5}
+    out = MinibatchStd(4)(x)
+    std = torch.tensor([0.0, 2.0, 4.0]).std(unbiased=False)  # each member of a group differs by 2 from the next
+    assert torch.allclose(out[:, 1], torch.full((6,), float(std)), atol=1e-3)
+    assert torch.allclose(MinibatchStd(4)(torch.arange(5.0).view(5, 1))[:, 1], torch.full((5,), 1e-4))  # prime: groups of 1
+    half = MinibatchStd(2)(torch.randn(4, 3, 2, 2, dtype=torch.bfloat16))
+    assert half.dtype == torch.bfloat16 and half.shape == (4, 4, 2, 2)
