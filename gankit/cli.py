@@ -99,8 +99,10 @@ def build_parser() -> Parser:
     from .style.cli import add_parsers as add_style_parsers
 
     from .translate import add_parsers as add_table_parsers
+    from .serve import add_parser as add_serve_parser
 
     add_dirac_parser(sub)
+    add_serve_parser(sub)
     add_style_parsers(sub)
     add_table_parsers(sub)
 
@@ -327,9 +329,16 @@ def cmd_augment(args) -> int:
     return cmd_augment(args)
 
 
+def cmd_serve(args) -> int:
+    from .serve import cmd_serve as serve
+
+    return serve(args)
+
+
 COMMANDS = {"list": cmd_list, "train": cmd_train, "sample": cmd_sample, "export": cmd_export, "info": cmd_info,
             "eval": cmd_eval, "dirac": cmd_dirac, "report": cmd_report, "demo": cmd_demo, "stylize": cmd_stylize,
-            "convert-vgg": cmd_convert_vgg, "translate": cmd_translate, "augment": cmd_augment}
+            "convert-vgg": cmd_convert_vgg, "translate": cmd_translate, "augment": cmd_augment,
+            "serve": cmd_serve}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,7 +25,7 @@ from .data.base import DataSpec
 from .errors import GankitError
 from .log import warn
 from .modalities import get_modality
-from .recipes.base import Recipe, recipe_from_header
+from .recipes.base import Recipe, SampleRequest, recipe_from_header
 from .train import checkpoint
 from .train.build import build_nets, pick_device
 
@@ -118,15 +118,29 @@ class RunPipeline(Pipeline):
 
     def __call__(self, n: int, condition=None, generator: torch.Generator | None = None, seed: int | None = None,
                  **options) -> Samples:
+        self.check_options(n, condition, options)
+        generator, seed = seeded(generator, seed)
+        data = self.recipe.sample(self.nets, n, generator=generator, condition=condition, **options)
+        return Samples(data, self.meta(n, seed, condition, options))
+
+    def many(self, asks: list[tuple[int, int, object]], **options) -> list[Samples]:
+        """Several (n, seed, condition) asks with the same options, batched by the recipe where it can
+        (`Recipe.sample_many`): each equals `pipe(n, condition, seed=seed, **options)`."""
+        for n, _, condition in asks:
+            self.check_options(n, condition, options)
+        requests = [SampleRequest(n, torch.Generator().manual_seed(seed), condition, options) for n, seed, condition in asks]
+        datas = self.recipe.sample_many(self.nets, requests)
+        return [Samples(d, self.meta(n, seed, c, options)) for d, (n, seed, c) in zip(datas, asks)]
+
+    def check_options(self, n: int, condition, options: dict) -> None:
         try:
             inspect.signature(self.recipe.sample).bind(self.nets, n, condition=condition, **options)
         except TypeError as e:
             raise GankitError(f"{self.recipe.name} cannot sample with these options: {e}") from None
-        generator, seed = seeded(generator, seed)
-        data = self.recipe.sample(self.nets, n, generator=generator, condition=condition, **options)
-        meta = {"recipe": self.recipe.name, "step": self.step, "n": n, "seed": seed,
+
+    def meta(self, n: int, seed: int | None, condition, options: dict) -> dict:
+        return {"recipe": self.recipe.name, "step": self.step, "n": n, "seed": seed,
                 "condition": condition.tolist() if torch.is_tensor(condition) else condition, "options": options}
-        return Samples(data, meta)
 
     def sample(self, n: int, seed: int | None = None, ema: bool = True, y: Tensor | None = None) -> Tensor:
         """Just the samples (the API's shorthand): `pipe(n, condition=y, seed=seed, ema=ema).data`."""

@@ -24,18 +24,22 @@ def image_grid(images: torch.Tensor, nrow: int | None = None, pad: int = 2) -> n
     return grid
 
 
-def save_image_grid(images: torch.Tensor, path: Path, nrow: int | None = None, scale: int = 0) -> Path:
+def grid_picture(images: torch.Tensor, nrow: int | None = None, scale: int = 0):
+    """A Pillow image of the grid; small grids upscaled with crisp pixels (scale 0: up to 4x, to ~512 px)."""
     from PIL import Image
 
-    grid = image_grid(images, nrow)
-    img = Image.fromarray(grid)
+    img = Image.fromarray(image_grid(images, nrow))
     if scale == 0:  # upscale grids of small images with crisp pixels so they can be seen
         scale = min(4, max(1, -(-512 // img.width)))
     if scale > 1:
         img = img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
+    return img
+
+
+def save_image_grid(images: torch.Tensor, path: Path, nrow: int | None = None, scale: int = 0) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    img.save(path)
+    grid_picture(images, nrow, scale).save(path)
     return path
 
 

@@ -63,3 +63,23 @@ def any_data(request, tiny_images, ring) -> Dataset:
 def _reset_seed():
     """Tests that draw random numbers without a seed of their own get a fixed one."""
     torch.manual_seed(1234)
+
+
+@pytest.fixture(scope="session")
+def serve_runs(tmp_path_factory) -> dict[str, Path]:
+    """Smoke runs of every kind `gankit serve` shows: a class-conditional DCGAN (images), a GAN on ring8
+    (2-D points), RadialGAN on the bundled hospitals (tables) and AdaIN (style transfer)."""
+    from gankit.cli import main
+
+    out = tmp_path_factory.mktemp("serve-runs")
+    commands = {
+        "digits": ["dcgan", "--data", "digits", "--set", "condition=projection", "--set", "resolution=16"],
+        "ring": ["gan", "--data", "ring8"],
+        "hospitals": ["radialgan", "--data", "hospitals"],
+        "style": ["adain", "--data", "content=photos", "--data", "style=styles"],
+    }
+    runs = {}
+    for name, args in commands.items():
+        assert main(["train", *args, "--preset", "smoke", "--out", str(out / name), "--no-progress"]) == 0
+        [runs[name]] = (out / name).iterdir()
+    return runs

@@ -58,6 +58,7 @@ class AdaIN(Recipe):
                  "log_every": 50, "sample_every": 500, "ckpt_every": 250, "max_minutes": 5.0},
         "paper": {"resolution": 512, "crop": 256},
     }
+    serve_form = "stylize"  # the page takes a content and a style upload
     data_kinds = ("image",)
     sources = ("content", "style")
     losses = ("loss/content", "loss/style")

@@ -305,11 +305,32 @@ class AdversarialRecipe(Recipe):
         G = self.generator_net(nets, ema)
         device = next(G.parameters()).device
         y = self.sample_labels(n, condition, generator)
+        z = [self.latent(len(idx), generator, device) for idx in torch.arange(n).split(SAMPLE_CHUNK)]
+        return self.generate(G, torch.cat(z) if z else torch.empty(0, self.cfg.z_dim, device=device), y)
+
+    @torch.no_grad()
+    def sample_many(self, nets, requests):
+        """Concurrent requests through one G call: each draws its labels and codes from its own generator in
+        `sample`'s order, so its samples equal `sample`'s (up to float rounding of the batch size)."""
+        if any(r.n > SAMPLE_CHUNK or r.options != requests[0].options for r in requests):
+            return super().sample_many(nets, requests)
+        G = self.generator_net(nets, **requests[0].options)
+        device = next(G.parameters()).device
+        ys, zs = [], []
+        for r in requests:
+            ys.append(self.sample_labels(r.n, r.condition, r.generator))
+            zs.append(self.latent(r.n, r.generator, device))
+        y = None if ys[0] is None else torch.cat(ys)
+        return list(self.generate(G, torch.cat(zs), y).split([r.n for r in requests]))
+
+    def generate(self, G: nn.Module, z: Tensor, y: Tensor | None) -> Tensor:
+        """G(z, y) in eval mode (BatchNorm's running statistics: a sample does not depend on its batch), in
+        chunks, mapped to data space."""
         was_training = G.training
-        G.eval()  # BatchNorm uses its running statistics, so a sample does not depend on its batch
+        G.eval()
         try:
-            chunks = [G(self.latent(len(idx), generator, device), None if y is None else y[idx].to(device)).float()
-                      for idx in torch.arange(n).split(SAMPLE_CHUNK)]
+            chunks = [G(z[idx], None if y is None else y[idx].to(z.device)).float()
+                      for idx in torch.arange(len(z)).split(SAMPLE_CHUNK)]
         finally:
             G.train(was_training)
         return to_data_space(self.spec, torch.cat(chunks) if chunks else torch.empty(0, *self.spec.shape))

@@ -20,7 +20,7 @@ The adversarial layer (adversarial.py) adds what is GAN-specific.
 import importlib
 import pkgutil
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
 import torch
@@ -58,6 +58,15 @@ SMOKE_RUN = {"steps": 2, "log_every": 1, "sample_every": 1, "ckpt_every": 1, "te
 
 
 @dataclass
+class SampleRequest:
+    """One ask for samples, as `Recipe.sample_many` takes several: n samples drawn from `generator`."""
+    n: int
+    generator: torch.Generator
+    condition: object = None
+    options: dict = field(default_factory=dict)
+
+
+@dataclass
 class Phase:
     name: str                                   # e.g. "D", "G", "D_reg"
     nets: tuple[str, ...]                       # networks whose optimizers step in this phase
@@ -83,6 +92,7 @@ class Recipe:
     presets: ClassVar[dict[str, dict]] = {}
     auto_preset: ClassVar[dict[str, str]] = {}        # data kind -> preset used when the user names none
     data_kinds: ClassVar[tuple[str, ...]] = ("image", "points", "table")  # kinds of data it trains on
+    serve_form: ClassVar[str] = "sample"   # `gankit serve`'s page: "sample" (seeds, classes) or "stylize" (uploads)
     sources: ClassVar[tuple[str, ...]] = ("train",)    # named data sources; the first is the primary one
     sources_from_data: ClassVar[bool] = False          # True: the data names the sources (one per table domain)
     losses: ClassVar[tuple[str, ...]] = ()             # stats names of the losses it reports
@@ -123,6 +133,11 @@ class Recipe:
         raise NotImplementedError
 
     # -- optional ---------------------------------------------------------------------------
+    def sample_many(self, nets: Mapping[str, nn.Module], requests: "list[SampleRequest]") -> list[Tensor]:
+        """The samples of several requests with the same options, each what `sample` gives it alone (the web
+        server batches concurrent requests through this). Default: one `sample` call each."""
+        return [self.sample(nets, r.n, generator=r.generator, condition=r.condition, **r.options) for r in requests]
+
     @property
     def conditional(self) -> bool:
         """True if samples can be asked for by class (`sample(..., condition=class)`)."""

@@ -80,11 +80,16 @@ def read_image(path: str | Path, max_side: int = DEFAULT_MAX_SIDE, what: str = "
         a = bundled(path[len("bundled:"):])
     else:
         a = _open(Path(path).expanduser(), what)
+    return as_tensor(a, max_side, f"{what} {path}")
+
+
+def as_tensor(a: np.ndarray, max_side: int = DEFAULT_MAX_SIDE, what: str = "image") -> Tensor:
+    """[H, W, 3] float in [0, 1] -> [1, 3, H, W], at most `max_side` on its longer side (Lanczos)."""
     h, w = a.shape[:2]
     if max_side and max(h, w) > max_side:
         scale = max_side / max(h, w)
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        info(f"{what} {path}: {w}x{h} resized to {size[0]}x{size[1]} (--max-side {max_side})")
+        info(f"{what}: {w}x{h} resized to {size[0]}x{size[1]} (--max-side {max_side})")
         a = _resize(a, size)
     return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).unsqueeze(0).contiguous()
 

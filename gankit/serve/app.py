@@ -1,0 +1,245 @@
+"""The web application: pages (plain HTML, CSS and JavaScript shipped in gankit/assets/serve, nothing from a
+CDN) and a JSON/PNG API over the served runs (`create_app`). OpenAPI schema at /openapi.json.
+
+    GET  /api/runs                              the served runs and their controls
+    GET  /api/runs/{run}                        one of them
+    GET  /api/runs/{run}/sample.png?seed=&n=&class=&ema=&domain=    a grid (images) or a scatter (2-D points)
+    GET  /api/runs/{run}/sample.csv?...         rows (tables, points)
+    GET  /api/runs/{run}/sample?...             JSON: the seed and options used, a permalink, rows for tables
+    POST /api/runs/{run}/sample                 the same, the options in a JSON body
+    POST /api/runs/{run}/stylize                multipart content + style images, form field alpha: a PNG
+    GET  /api/runs/{run}/export.onnx            `gankit export`'s ONNX file of the run's generator
+    GET  /api/stats                             network calls and requests per run (the batching's effect)
+
+Every error is a JSON body {"error": reason, "status": code}; a token, when set, is checked on every request
+but the static files (header `Authorization: Bearer T`, `?token=T` or the cookie a page visit with it sets).
+"""
+
+import contextlib
+import hmac
+import random
+import tempfile
+from importlib import resources
+from pathlib import Path
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..errors import GankitError
+from .batching import Batcher
+from .runs import ServedRun, csv_text, json_rows, png_bytes
+from .uploads import decode_image
+
+SEED_MAX = 2**31 - 1
+STATIC = {"serve.js": "text/javascript", "serve.css": "text/css"}
+COOKIE = "gankit_token"
+
+
+class SampleBody(BaseModel):
+    seed: int | None = Field(None, ge=0, le=SEED_MAX)
+    n: int = Field(1, ge=1)
+    cls: int | None = Field(None, alias="class")
+    ema: bool | None = None
+    domain: str | None = None
+
+
+def error(status: int, reason: str) -> JSONResponse:
+    return JSONResponse({"error": reason, "status": status}, status_code=status)
+
+
+def asset(name: str) -> str:
+    return resources.files("gankit").joinpath("assets", "serve", name).read_text()
+
+
+def create_app(runs: dict[str, ServedRun], token: str | None = None, window: float = 0.005,
+               max_samples: int = 64) -> FastAPI:
+    batchers = {name: Batcher(run.pipe, window, max_samples) for name, run in runs.items()}
+    export_dir = tempfile.TemporaryDirectory(prefix="gankit-serve-")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        for batcher in batchers.values():
+            batcher.close()
+        export_dir.cleanup()
+
+    app = FastAPI(title="gankit serve", docs_url=None, redoc_url=None,  # the docs pages load from a CDN
+                  description="Samples of trained gankit runs", lifespan=lifespan)
+    app.state.runs, app.state.batchers = runs, batchers
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request, e):
+        return error(e.status_code, str(e.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request, e):
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())[1:]) or "request"
+        return error(422, f"{where}: {first.get('msg', 'invalid')}")
+
+    @app.exception_handler(GankitError)
+    async def bad_request(request, e):
+        return error(400, str(e))
+
+    @app.exception_handler(Exception)
+    async def internal(request, e):  # never a stack trace in a response
+        return error(500, f"internal error ({type(e).__name__})")
+
+    @app.middleware("http")
+    async def check_token(request: Request, call_next):
+        if token is None or request.url.path.startswith("/static/"):
+            return await call_next(request)
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip() or \
+            request.query_params.get("token") or request.cookies.get(COOKIE) or ""
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            return error(401, "a token is required: send `Authorization: Bearer TOKEN` or open the page with "
+                              "?token=TOKEN")
+        response = await call_next(request)
+        if request.query_params.get("token"):  # a page visit with ?token=: its images carry the cookie
+            response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+        return response
+
+    def find(run: str) -> ServedRun:
+        if run not in runs:  # names are looked up in the served set only: no path is ever built from them
+            raise HTTPException(404, f"no run named {run!r}; served: {', '.join(runs)}")
+        return runs[run]
+
+    async def draw(run: ServedRun, seed, n, cls, ema, domain):
+        if n > run.max_n:
+            raise HTTPException(422, f"n: at most {run.max_n} {run.kind} samples per request")
+        seed = random.randrange(SEED_MAX) if seed is None else seed
+        samples = await batchers[run.name].sample(n, seed, run.condition(cls, n), **run.options(ema, domain))
+        return samples, seed
+
+    def used(run: ServedRun, seed: int, n: int, cls, ema, domain) -> dict:
+        query = {k: v for k, v in {"seed": seed, "n": n, "class": cls, "ema": ema, "domain": domain}.items()
+                 if v is not None}
+        return {"run": run.name, "seed": seed, "n": n, "class": cls, "ema": ema, "domain": domain,
+                "step": run.pipe.step, "permalink": f"/runs/{run.name}?{urlencode(query)}",
+                "png": f"/api/runs/{run.name}/sample.png?{urlencode(query)}" if run.kind != "table" else None,
+                "csv": f"/api/runs/{run.name}/sample.csv?{urlencode(query)}" if run.kind != "image" else None}
+
+    seed_q = Query(None, ge=0, le=SEED_MAX, description="the same seed gives the same samples")
+    n_q = Query(1, ge=1, description="how many samples (bounded per kind of data)")
+    class_q = Query(None, alias="class", ge=0, description="a class, for conditional runs")
+    ema_q = Query(None, description="sample G_ema (true) or G (false)")
+    domain_q = Query(None, max_length=100, description="the domain to sample (multi-domain tables)")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index():
+        return asset("index.html")
+
+    @app.get("/runs/{run}", response_class=HTMLResponse, include_in_schema=False)
+    def page(run: str):
+        find(run)
+        return asset("run.html")
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static(name: str):
+        if name not in STATIC:
+            raise HTTPException(404, f"no static file {name!r}")
+        return Response(asset(name), media_type=STATIC[name])
+
+    @app.get("/api/runs")
+    def list_runs() -> dict:
+        return {"runs": [run.info() for run in runs.values()]}
+
+    @app.get("/api/runs/{run}")
+    def run_info(run: str) -> dict:
+        return find(run).info()
+
+    @app.get("/api/runs/{run}/sample.png", response_class=Response)
+    async def sample_png(run: str, seed: int | None = seed_q, n: int = n_q, cls: int | None = class_q,
+                         ema: bool | None = ema_q, domain: str | None = domain_q):
+        served = find(run)
+        if served.kind == "table":
+            raise HTTPException(400, f"run {run} samples table rows: ask for sample.csv or sample")
+        samples, seed = await draw(served, seed, n, cls, ema, domain)
+        return Response(png_bytes(served, samples), media_type="image/png", headers=sample_headers(seed, n))
+
+    @app.get("/api/runs/{run}/sample.csv", response_class=Response)
+    async def sample_csv(run: str, seed: int | None = seed_q, n: int = n_q, cls: int | None = class_q,
+                         ema: bool | None = ema_q, domain: str | None = domain_q):
+        served = find(run)
+        if served.kind == "image":
+            raise HTTPException(400, f"run {run} samples images: ask for sample.png")
+        samples, seed = await draw(served, seed, n, cls, ema, domain)
+        return Response(csv_text(served, samples), media_type="text/csv", headers={
+            **sample_headers(seed, n), "Content-Disposition": f'attachment; filename="{run}-{seed}.csv"'})
+
+    @app.get("/api/runs/{run}/sample")
+    async def sample_json(run: str, seed: int | None = seed_q, n: int = n_q, cls: int | None = class_q,
+                          ema: bool | None = ema_q, domain: str | None = domain_q) -> dict:
+        return await describe(find(run), seed, n, cls, ema, domain)
+
+    @app.post("/api/runs/{run}/sample")
+    async def sample_post(run: str, body: SampleBody) -> dict:
+        return await describe(find(run), body.seed, body.n, body.cls, body.ema, body.domain)
+
+    async def describe(served: ServedRun, seed, n, cls, ema, domain) -> dict:
+        """The seed and options used, with links to the samples; table and point rows inline."""
+        if served.kind == "image":  # the picture is the PNG link: validate and settle the seed without drawing
+            if n > served.max_n:
+                raise HTTPException(422, f"n: at most {served.max_n} {served.kind} samples per request")
+            served.condition(cls, n)
+            served.options(ema, domain)
+            seed = random.randrange(SEED_MAX) if seed is None else seed
+            return used(served, seed, n, cls, ema, domain)
+        samples, seed = await draw(served, seed, n, cls, ema, domain)
+        return {**used(served, seed, n, cls, ema, domain), **json_rows(served, samples)}
+
+    @app.post("/api/runs/{run}/stylize", response_class=Response)
+    async def stylize(run: str, content: UploadFile = File(...), style: UploadFile = File(...),
+                      alpha: float = Form(1.0, ge=0.0, le=1.0)):
+        served = find(run)
+        if not served.info()["controls"]["stylize"]:
+            raise HTTPException(400, f"run {run} ({served.recipe.name}) does not stylize uploaded images")
+        content_x = decode_image(await read_upload(content), "content")
+        style_x = decode_image(await read_upload(style), "style")
+        out = await batchers[run].call(lambda: served.pipe(1, condition={"content": content_x, "styles": [style_x]},
+                                                           alpha=alpha, seed=0).data)
+        from ..style.images import write_image
+
+        with tempfile.TemporaryDirectory() as tmp:
+            data = write_image(out, Path(tmp) / "out.png").read_bytes()
+        return Response(data, media_type="image/png", headers={"X-Gankit-Alpha": f"{alpha:g}"})
+
+    @app.get("/api/runs/{run}/export.onnx", response_class=FileResponse)
+    async def export_onnx(run: str):
+        served = find(run)
+        if not served.exportable:
+            raise HTTPException(404, f"run {run} ({served.recipe.name}) has no traceable network to export")
+        if "onnx" not in served.export_cache:
+            from ..export import export_pipeline
+
+            try:
+                path, _ = await batchers[run].call(lambda: export_pipeline(
+                    served.pipe, "onnx", Path(export_dir.name) / f"{run}.onnx", check=False))
+            except ImportError:
+                raise HTTPException(501, "ONNX export needs the export extra: pip install 'gankit[export]'") from None
+            served.export_cache["onnx"] = path
+        return FileResponse(served.export_cache["onnx"], media_type="application/octet-stream",
+                            filename=f"{run}.onnx")
+
+    @app.get("/api/stats")
+    def stats() -> dict:
+        return {name: {"network_calls": b.calls, "requests": b.requests} for name, b in batchers.items()}
+
+    return app
+
+
+async def read_upload(upload: UploadFile) -> bytes:
+    from .uploads import MAX_BYTES
+
+    data = await upload.read(MAX_BYTES + 1)  # one byte over the limit is enough to refuse it
+    if len(data) > MAX_BYTES:
+        raise HTTPException(413, f"{upload.filename or 'upload'}: more than the limit of {MAX_BYTES} bytes")
+    return data
+
+
+def sample_headers(seed: int, n: int) -> dict:
+    return {"X-Gankit-Seed": str(seed), "X-Gankit-N": str(n), "Cache-Control": "no-store"}
