@@ -138,6 +138,10 @@ def create_app(runs: dict[str, ServedRun], token: str | None = None, window: flo
         find(run)
         return asset("run.html")
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon():
+        return Response(status_code=204)
+
     @app.get("/static/{name}", include_in_schema=False)
     def static(name: str):
         if name not in STATIC:

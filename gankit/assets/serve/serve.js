@@ -101,7 +101,7 @@ async function show(info, seed) {
     const body = await getJSON(`${base}/sample?${q}`);
     renderTable(body.columns, body.rows);
     $("download").href = `${base}/sample.csv?${q}`;
-    document.body.dataset.ready = String(seed);
+    shown(seed);
     return;
   }
   const img = $("sample");
@@ -117,7 +117,12 @@ async function show(info, seed) {
   img.dataset.seed = String(seed);
   img.dataset.url = url;
   $("download").href = info.kind === "points" ? `${base}/sample.csv?${q}` : url;
+  shown(seed);
+}
+
+function shown(seed) {  // for people: the seed; for tests: the seed and how many samples were shown so far
   document.body.dataset.ready = String(seed);
+  document.body.dataset.shown = String(Number(document.body.dataset.shown || 0) + 1);
 }
 
 function randomSeed() {
@@ -139,8 +144,8 @@ async function stylize(info) {
     throw new Error(body.error || response.statusText);
   }
   const img = $("stylized");
-  await new Promise((resolve) => { img.onload = resolve; img.src = URL.createObjectURL(new Blob([
-    new Uint8Array(await response.arrayBuffer())], { type: "image/png" })); });
+  const blob = await response.blob();
+  await new Promise((resolve) => { img.onload = resolve; img.src = URL.createObjectURL(blob); });
   img.hidden = false;
   document.body.dataset.stylized = String(Number(document.body.dataset.stylized || 0) + 1);
 }
