@@ -289,3 +289,88 @@ def test_non_saturating_dominance_needs_the_generator_gradient_to_vanish(ring):
     unsure.check_samples(10, {"D/p_real": 0.7, "D/p_fake": 0.3, "D/saturated_fake": 0.0, "grad_norm/G": 1.0}, None)
     assert not unsure.check_samples(20, {"D/p_real": 0.7, "D/p_fake": 0.3, "D/saturated_fake": 0.0,
                                          "grad_norm/G": 0.001}, None)  # D not confident: no dominance
+
+
+# ------------------------------------------------------------------ survivors of the mutation run (benchmarks §12)
+
+from gankit.nets.layers import dcgan_init, norm2d  # noqa: E402
+from gankit.objectives.penalties import grad_sq_norm, interpolate, lazy_adam  # noqa: E402
+from gankit.objectives.remedies import feature_matching  # noqa: E402
+
+
+def test_layer_norm_normalises_each_sample_over_all_its_channels():
+    """Catches: GroupNorm with more than one group (channels normalised in groups, not together)."""
+    x = torch.randn(2, 4, 3, 3, generator=torch.Generator().manual_seed(0))
+    x[:, :2] += 5.0  # two channels far above the other two: layer norm keeps them above
+    out = norm2d("layer", 4)(x)
+    assert out.mean().abs() < 1e-5 and out[:, :2].mean() > 0.8 and out[:, 2:].mean() < -0.8
+
+
+def test_dcgan_init_draws_weights_from_a_normal_of_std_0_02():
+    """Catches: N(0.02, 1) or N(0, 1) instead of Radford et al.'s N(0, 0.02)."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(64, 64, 4), torch.nn.BatchNorm2d(64))
+    dcgan_init(net)
+    w = net[0].weight
+    assert abs(w.mean().item()) < 1e-3 and w.std().item() == pytest.approx(0.02, rel=0.03)
+    assert torch.all(net[0].bias == 0) and net[1].weight.mean().item() == pytest.approx(1.0, abs=0.01)
+
+
+def test_minibatch_discrimination_defaults_and_dtype():
+    """Catches: a default other than the paper's B = 100 kernels, T not scaled by 1/√A (M's entries O(1)),
+    and the minibatch features left in fp32 beside bf16 features under autocast."""
+    torch.manual_seed(0)
+    layer = MinibatchDiscrimination(400)
+    assert layer(torch.randn(3, 400)).shape == (3, 500)
+    assert layer.T.std().item() == pytest.approx(400 ** -0.5, rel=0.03)
+    with torch.autocast("cpu", torch.bfloat16):
+        out = layer(torch.randn(4, 400).bfloat16())
+    assert out.dtype == torch.bfloat16
+
+
+def test_penalty_helpers_in_low_precision_and_at_zero_gradient():
+    """Catches: bf16 gradients not summed in fp32, bf16 fakes not cast to the reals' dtype before mixing,
+    and a √(‖g‖² − 1e-12) that is NaN where the critic is flat."""
+    g = torch.full((2, 300), 0.1, dtype=torch.bfloat16)
+    norm = grad_sq_norm(g)
+    assert norm.dtype == torch.float32 and torch.allclose(norm, torch.full((2,), 300 * float(g[0, 0]) ** 2))
+    mixed = interpolate(torch.ones(3, 2), torch.zeros(3, 2, dtype=torch.bfloat16))
+    assert mixed.dtype == torch.float32
+    flat = gradient_penalty(lambda x: x.sum(1) * 0.0, torch.ones(2, 3), torch.zeros(2, 3))
+    assert flat.item() == pytest.approx(1.0, abs=1e-5)  # (‖0‖ − 1)² with the 1e-12 guard: finite
+
+
+def test_lazy_adam_raises_both_betas_to_the_power_k_over_k_plus_1():
+    """Catches: β1·k/(k+1) instead of β1^(k/(k+1)) (invisible with StyleGAN2's β1 = 0)."""
+    lr, (b1, b2) = lazy_adam(0.01, (0.5, 0.99), 3)
+    assert lr == pytest.approx(0.0075) and b1 == pytest.approx(0.5 ** 0.75) and b2 == pytest.approx(0.99 ** 0.75)
+
+
+def test_feature_matching_by_hand():
+    """Catches: a sum instead of the difference of the mean features, means over the wrong axis, a cube
+    instead of the square (all-ones against zeros hides each)."""
+    real = t(1.0, 2.0, 3.0, 5.0).view(2, 2)   # mean (2, 3.5)
+    fake = t(0.0, 1.0, -2.0, 0.0).view(2, 2)  # mean (-1, 0.5)
+    assert feature_matching(real, fake).item() == pytest.approx(3.0 ** 2 + 3.0 ** 2)
+    assert feature_matching(fake, real).item() == pytest.approx(18.0)
+
+
+def test_acgan_loss_is_the_weighted_cross_entropy():
+    """Catches: the class loss divided by its weight (or the weight ignored)."""
+    data = gankit.data.from_tensors(torch.randn(8, 2), torch.arange(8) % 2, name="labelled")
+    recipe = make("gan", data, condition="acgan", acgan_weight=2.0)
+    logits, y = t(2.0, -1.0, 0.5, 0.5).view(2, 2), torch.tensor([0, 1])
+    ce = torch.nn.functional.cross_entropy(logits, y)
+    got = recipe.acgan_loss(SimpleNamespace(report=lambda *a: None), logits, y, "D")
+    assert got.item() == pytest.approx(2.0 * ce.item())
+
+
+def test_unrolled_steps_use_d_learning_rate_unless_given_their_own(tiny_images, monkeypatch):
+    """Catches: `unroll_lr and D_opt.lr` (0 = D's rate would unroll with step size 0: no look-ahead)."""
+    rates = []
+    original = adversarial.unrolled_parameters
+    monkeypatch.setattr(adversarial, "unrolled_parameters",
+                        lambda D, loss, steps, lr: rates.append(lr) or original(D, loss, steps, lr))
+    trainer_with(tiny_images, unroll_steps=1, **{"D.norm": "none", "D_opt.lr": 0.01}).train_step()
+    trainer_with(tiny_images, unroll_steps=1, unroll_lr=0.3, **{"D.norm": "none", "D_opt.lr": 0.01}).train_step()
+    assert rates == [0.01, 0.3]

@@ -15,6 +15,7 @@ Every error is a JSON body {"error": reason, "status": code}; a token, when set,
 but the static files (header `Authorization: Bearer T`, `?token=T` or the cookie a page visit with it sets).
 """
 
+import asyncio
 import contextlib
 import hmac
 import random
@@ -163,7 +164,8 @@ def create_app(runs: dict[str, ServedRun], token: str | None = None, window: flo
         if served.kind == "table":
             raise HTTPException(400, f"run {run} samples table rows: ask for sample.csv or sample")
         samples, seed = await draw(served, seed, n, cls, ema, domain)
-        return Response(png_bytes(served, samples), media_type="image/png", headers=sample_headers(seed, n))
+        data = await asyncio.to_thread(png_bytes, served, samples)  # encoding off the event loop
+        return Response(data, media_type="image/png", headers=sample_headers(seed, n))
 
     @app.get("/api/runs/{run}/sample.csv", response_class=Response)
     async def sample_csv(run: str, seed: int | None = seed_q, n: int = n_q, cls: int | None = class_q,

@@ -13,6 +13,7 @@ import io
 import math
 import re
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from ..pipelines import RunPipeline, Samples
 
 # the most samples one request may ask for, by kind of data (a grid of 64 images, a scatter of 5,000 points)
 MAX_N = {"image": 64, "points": 5000, "table": 1000}
+PYPLOT = threading.Lock()  # matplotlib's pyplot is not thread-safe: one scatter at a time
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -140,7 +142,7 @@ def png_bytes(run: ServedRun, samples: Samples) -> bytes:
         viz.grid_picture(data, max(1, math.ceil(math.sqrt(len(data))))).save(buf, format="PNG")
         return buf.getvalue()
     if run.kind == "points" and data.shape[1] == 2:
-        with tempfile.TemporaryDirectory() as tmp:
+        with PYPLOT, tempfile.TemporaryDirectory() as tmp:
             return viz.save_scatter(data, Path(tmp) / "s.png", means=run.pipe.spec.meta.get("means")).read_bytes()
     raise GankitError(f"run {run.name} has {run.kind} samples: ask for sample.csv or sample.json")
 
