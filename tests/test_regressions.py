@@ -1,6 +1,8 @@
 """Tests aimed at regressions the rest of the suite would let pass (issue 17): each names the change to the
 library it catches."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -374,3 +376,153 @@ def test_unrolled_steps_use_d_learning_rate_unless_given_their_own(tiny_images, 
     trainer_with(tiny_images, unroll_steps=1, **{"D.norm": "none", "D_opt.lr": 0.01}).train_step()
     trainer_with(tiny_images, unroll_steps=1, unroll_lr=0.3, **{"D.norm": "none", "D_opt.lr": 0.01}).train_step()
     assert rates == [0.01, 0.3]
+
+
+def test_dcgan_init_draws_norm_scales_around_one():
+    """Catches: BatchNorm/GroupNorm scales left at exactly 1 (Radford et al.: N(1, 0.02))."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.BatchNorm2d(4096))
+    dcgan_init(net)
+    assert net[0].weight.std().item() == pytest.approx(0.02, rel=0.1)
+
+
+def test_pack_drops_the_remainder_and_minibatch_discrimination_kernel_shape():
+    """Catches: packing that rounds the batch up instead of dropping the samples that do not fill a pack,
+    and a kernel size other than the paper's C = 5."""
+    from gankit.nets.layers import pack
+
+    assert pack(torch.arange(7.0).view(7, 1), 2).shape == (3, 2)
+    assert MinibatchDiscrimination(8).T.shape == (8, 100 * 5)
+
+
+def ema_nets_of(recipe):
+    from gankit.train.build import build_nets
+
+    return build_nets(recipe, torch.device("cpu"), channels_last=False)
+
+
+def test_sampling_uses_g_ema_by_default_and_its_generator_for_labels(tiny_images):
+    """Catches: G instead of G_ema by default (or whenever G_ema exists), labels drawn from the global RNG
+    instead of the sampling generator, and an EMA copy only for decays above 1."""
+    recipe = make("dcgan", tiny_images, condition="projection", ema=0.99)
+    assert recipe.ema_nets() == {"G": 0.99}
+    nets = ema_nets_of(recipe)
+    with torch.no_grad():
+        for p in nets["G_ema"].parameters():
+            p.add_(0.5)  # G_ema differs from G
+    assert recipe.generator_net(nets) is nets["G_ema"] and recipe.generator_net(nets, ema=False) is nets["G"]
+    a = recipe.sample(nets, 6, generator=torch.Generator().manual_seed(3))
+    torch.manual_seed(123)  # the global RNG moves: the samples must not
+    b = recipe.sample(nets, 6, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(a, b) and not torch.equal(a, recipe.sample(nets, 6, torch.Generator().manual_seed(3), ema=False))
+
+
+@pytest.mark.parametrize("condition,reason", [
+    ([0, 1], "2 class labels given for 5 samples"), (3, "class labels must lie in 0..2"),
+    (-1, "class labels must lie in 0..2"), ([0, 1, 2, 3, 0], "class labels must lie in 0..2")])
+def test_sample_labels_are_checked(tiny_images, condition, reason):
+    """Catches: a wrong count accepted, a label equal to the class count or negative accepted."""
+    recipe = make("dcgan", tiny_images, condition="projection")
+    with pytest.raises(gankit.GankitError, match=reason):
+        recipe.sample_labels(5, condition, None)
+
+
+def test_sample_labels_expand_one_class_and_keep_a_full_list(tiny_images):
+    recipe = make("dcgan", tiny_images, condition="projection")
+    assert recipe.sample_labels(4, 2, None).tolist() == [2, 2, 2, 2]
+    assert recipe.sample_labels(3, [2, 0, 1], None).tolist() == [2, 0, 1]
+
+
+def test_export_module_is_what_sample_computes(tiny_images):
+    """Catches: the export using G_ema when asked for G, dropping its labels, naming its inputs otherwise
+    or mapping to data space with another spec."""
+    from gankit.data.base import to_data_space
+
+    for condition, names in (("projection", ["z", "y"]), ("none", ["z"])):
+        recipe = make("dcgan", tiny_images, condition=condition, ema=0.99)
+        nets = ema_nets_of(recipe)
+        with torch.no_grad():
+            for p in nets["G_ema"].parameters():
+                p.add_(0.5)
+        for ema, G in ((False, nets["G"]), (True, nets["G_ema"])):
+            module, inputs, input_names = recipe.export_module(nets, ema=ema)
+            assert input_names == names
+            G.eval()
+            expected = to_data_space(recipe.spec, G(*inputs, *([None] if len(inputs) == 1 else [])).float())
+            assert torch.allclose(module(*inputs), expected, atol=1e-6)
+
+
+def test_check_messages_name_the_fix(tiny_images):
+    with pytest.raises(gankit.GankitError, match=r"^remedy.pack=2 needs an unconditional recipe and batch_size "
+                                                 r"divisible by it$"):
+        make("dcgan", tiny_images, pack=2, batch_size=7)
+    with pytest.raises(gankit.GankitError, match=r"^remedy.unroll_steps needs a discriminator without BatchNorm "
+                                                 r"\(set D.norm=layer or none\)$"):
+        make("dcgan", tiny_images, unroll_steps=1, **{"D.norm": "batch"})
+
+
+def test_one_unrolled_step_needs_double_backward(tiny_images):
+    assert make("dcgan", tiny_images, unroll_steps=1, **{"D.norm": "none"}).needs_double_backward()
+    assert not make("dcgan", tiny_images).needs_double_backward()
+
+
+def test_phases_run_n_critic_d_steps_and_one_g_step_named_d_and_g(ring):
+    """Catches: n_critic ignored (one D step), the phases renamed (their names key the step's timing and
+    stats), G's graph kept in D's phase when the G step does not reuse the fakes."""
+    recipe = make("gan", ring, n_critic=3)
+    d, g = recipe.phases()
+    assert (d.name, d.runs_at(1), d.keeps_graph, g.name) == ("D", 3, ("G",), "G")
+    assert make("gan", ring, reuse_fakes=False).phases()[0].keeps_graph == ()
+    calls = []
+    original = recipe.d_loss
+    recipe.phases = lambda: [dataclasses.replace(d, loss=lambda ctx: calls.append(1) or original(ctx)), g]
+    Trainer(recipe, ring, progress=False).train_step()
+    assert len(calls) == 3
+
+
+def g_calls(trainer) -> list:
+    """Each call of G during a step: (batch size, labels given)."""
+    calls, G = [], trainer.nets["G"]
+    G.register_forward_pre_hook(lambda m, args: calls.append((len(args[0]), args[1] is not None)))
+    return calls
+
+
+@pytest.mark.parametrize("reuse", [True, False])
+def test_the_g_step_reuses_the_last_d_fakes_or_draws_labelled_ones(tiny_images, reuse):
+    """Catches: fakes never reused (a second G forward every step), and without reuse G's step drawing
+    fakes without labels in a conditional run."""
+    trainer = trainer_with(tiny_images, condition="projection", reuse_fakes=reuse)
+    calls = g_calls(trainer)
+    trainer.train_step()
+    assert len(calls) == (1 if reuse else 2) and all(labelled for _, labelled in calls)
+
+
+def test_conditional_feature_matching_and_unrolling_give_d_the_labels(tiny_images, monkeypatch):
+    """Catches: D's real features for feature matching, or the unrolled D's logits, computed without the
+    labels in a conditional run."""
+    seen = []
+    original = adversarial.AdversarialRecipe.discriminate
+    monkeypatch.setattr(adversarial.AdversarialRecipe, "discriminate",
+                        lambda self, D, x, y: seen.append(y is not None) or original(self, D, x, y))
+    trainer_with(tiny_images, condition="projection", g_objective="feature_matching").train_step()
+    assert seen and all(seen)
+    unrolled = []
+    original_unrolled = adversarial.AdversarialRecipe.unrolled_logits
+    monkeypatch.setattr(adversarial.AdversarialRecipe, "unrolled_logits",
+                        lambda self, ctx, fake, y: unrolled.append(y is not None) or original_unrolled(self, ctx, fake, y))
+    trainer_with(tiny_images, condition="projection", unroll_steps=1, **{"D.norm": "none"}).train_step()
+    assert unrolled == [True]
+
+
+def test_historical_averages_follow_both_players(tiny_images):
+    """Catches: G's running average never updated (only D's)."""
+    trainer = trainer_with(tiny_images, historical_averaging=0.5)
+    for _ in range(3):
+        trainer.train_step()
+    assert int(trainer.nets["G_hist"].count) == int(trainer.nets["D_hist"].count) > 1
+
+
+def test_the_step_reports_d_outputs_under_their_names(ring):
+    trainer = Trainer(make("gan", ring), ring, progress=False)
+    trainer.train_step()
+    assert {"D/real", "D/fake", "D/p_real", "D/p_fake", "D/saturated_fake"} <= set(trainer.stats.summary())
