@@ -175,6 +175,29 @@ def test_collective_helpers_combine_two_ranks(monkeypatch):
     assert dist.gather("mine") == ["mine", "theirs"]
 
 
+class Reached(Exception):
+    pass
+
+
+def test_collectives_build_their_tensors_on_the_given_device(monkeypatch):
+    """NCCL reduces only CUDA tensors: each helper must put its tensor on the device it is given (checked
+    with the meta device, which a CPU machine has)."""
+    from gankit.train import dist
+
+    devices = []
+
+    class Recorder(TwoRanks):
+        def all_reduce(self, t, op=td.ReduceOp.SUM):
+            devices.append(t.device.type)
+            raise Reached
+
+    monkeypatch.setattr(dist, "td", Recorder(0.0))
+    for call in (lambda: dist.all_mean({"a": 1.0}, torch.device("meta")), lambda: dist.any_rank(True, torch.device("meta"))):
+        with pytest.raises(Reached):
+            call()
+    assert devices == ["meta", "meta"]
+
+
 @pytest.fixture
 def torchrun_env(monkeypatch):
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):

@@ -526,3 +526,9 @@ def test_the_step_reports_d_outputs_under_their_names(ring):
     trainer = Trainer(make("gan", ring), ring, progress=False)
     trainer.train_step()
     assert {"D/real", "D/fake", "D/p_real", "D/p_fake", "D/saturated_fake"} <= set(trainer.stats.summary())
+
+
+def test_interpolates_are_drawn_on_the_samples_device():
+    """Catches: ε drawn on the default device (a CUDA run would mix devices); the meta device shows it here."""
+    mixed = interpolate(torch.ones(2, 3, device="meta"), torch.zeros(2, 3, device="meta"))
+    assert mixed.device.type == "meta"

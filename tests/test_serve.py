@@ -197,7 +197,9 @@ BAD = [
      "damaged or truncated"),
     ("post", "/api/runs/style/stylize", {"files": {"content": ("c.png", b""), "style": ("s.png", png())}}, 400, "empty"),
     ("post", "/api/runs/style/stylize", {"files": {"content": ("c.png", b"\x00" * (8 * 2**20 + 1)),
-                                                   "style": ("s.png", png())}}, 413, "bytes"),
+                                                   "style": ("s.png", png())}}, 413, "more than the limit of"),
+    ("post", "/api/runs/style/stylize", {"content": b"\x00" * (17 * 2**20), "headers": {"content-type": "multipart/form-data; boundary=x"}},
+     413, "a request body is at most"),
 ]
 
 

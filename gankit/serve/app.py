@@ -33,11 +33,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..errors import GankitError
 from .batching import Batcher
 from .runs import ServedRun, csv_text, json_rows, png_bytes
-from .uploads import decode_image
+from .uploads import MAX_BYTES, decode_image
 
 SEED_MAX = 2**31 - 1
 STATIC = {"serve.js": "text/javascript", "serve.css": "text/css"}
 COOKIE = "gankit_token"
+MAX_REQUEST_BYTES = 2 * MAX_BYTES + 2**16  # a content and a style image, and the form around them
 
 
 class SampleBody(BaseModel):
@@ -89,6 +90,14 @@ def create_app(runs: dict[str, ServedRun], token: str | None = None, window: flo
     @app.exception_handler(Exception)
     async def internal(request, e):  # never a stack trace in a response
         return error(500, f"internal error ({type(e).__name__})")
+
+    @app.middleware("http")
+    async def limit_size(request: Request, call_next):
+        """Refuse an oversized body by its declared length, before it is received and spooled."""
+        length = request.headers.get("content-length", "0")
+        if not length.isdigit() or int(length) > MAX_REQUEST_BYTES:
+            return error(413, f"a request body is at most {MAX_REQUEST_BYTES} bytes (two {MAX_BYTES}-byte images)")
+        return await call_next(request)
 
     @app.middleware("http")
     async def check_token(request: Request, call_next):
@@ -239,8 +248,6 @@ def create_app(runs: dict[str, ServedRun], token: str | None = None, window: flo
 
 
 async def read_upload(upload: UploadFile) -> bytes:
-    from .uploads import MAX_BYTES
-
     data = await upload.read(MAX_BYTES + 1)  # one byte over the limit is enough to refuse it
     if len(data) > MAX_BYTES:
         raise HTTPException(413, f"{upload.filename or 'upload'}: more than the limit of {MAX_BYTES} bytes")
