@@ -409,12 +409,14 @@ def test_sampling_uses_g_ema_by_default_and_its_generator_for_labels(tiny_images
     nets = ema_nets_of(recipe)
     with torch.no_grad():
         for p in nets["G_ema"].parameters():
-            p.add_(0.5)  # G_ema differs from G
+            p.add_(0.05 * torch.randn_like(p))  # G_ema differs from G (a little: tanh must not saturate)
     assert recipe.generator_net(nets) is nets["G_ema"] and recipe.generator_net(nets, ema=False) is nets["G"]
     a = recipe.sample(nets, 6, generator=torch.Generator().manual_seed(3))
     torch.manual_seed(123)  # the global RNG moves: the samples must not
     b = recipe.sample(nets, 6, generator=torch.Generator().manual_seed(3))
     assert torch.equal(a, b) and not torch.equal(a, recipe.sample(nets, 6, torch.Generator().manual_seed(3), ema=False))
+    zeros, ones = (recipe.sample(nets, 6, torch.Generator().manual_seed(3), condition=c) for c in (0, 1))
+    assert not torch.equal(zeros, ones)  # the labels show in the samples: the check above can see them
 
 
 @pytest.mark.parametrize("condition,reason", [
@@ -443,7 +445,7 @@ def test_export_module_is_what_sample_computes(tiny_images):
         nets = ema_nets_of(recipe)
         with torch.no_grad():
             for p in nets["G_ema"].parameters():
-                p.add_(0.5)
+                p.add_(0.05 * torch.randn_like(p))
         for ema, G in ((False, nets["G"]), (True, nets["G_ema"])):
             module, inputs, input_names = recipe.export_module(nets, ema=ema)
             assert input_names == names
