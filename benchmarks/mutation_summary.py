@@ -1,5 +1,5 @@
-"""Summarize a mutmut run (`make mutation`): counts by status, per mutated file, and every mutant that was not
-killed with its one-line diff, as JSON on stdout.
+"""Summarize a mutmut run (`make mutation`): counts by status, per mutated file, and every checked mutant that
+was not killed with its one-line diff, as JSON on stdout (mutants left out of the sample count as "not checked").
 
     python benchmarks/mutation_summary.py [MUTANTS_DIR]     # default: mutants/
 """
@@ -33,7 +33,7 @@ def main() -> int:
         by_file[str(meta.relative_to(mutants))[: -len(".meta")]] = dict(sorted(counts.items()))
         totals.update(counts)
         for name, code in sorted(codes.items()):
-            if STATUS.get(code, "suspicious") != "killed":
+            if STATUS.get(code, "suspicious") not in ("killed", "not checked"):  # unsampled: counted only
                 unkilled.append({"mutant": name, "status": STATUS.get(code, "suspicious"),
                                  "diff": changed_lines(name, mutants.parent)})
     print(json.dumps({"total": sum(totals.values()), "counts": dict(sorted(totals.items())), "by_file": by_file,
