@@ -3,7 +3,7 @@ from C concurrent clients against a real `gankit serve` process on this machine,
 (a 5 ms window) and without it (`--batch-window-ms 0`), run one after the other on the same trained run.
 
 Reports requests/s, p50/p99 latency, errors, the server's network calls (the batching's effect) and its
-resident memory after a warm-up and after the load (growth means a leak). Clients and server share the
+resident memory after a warm-up, after half the load and after all of it (growth that goes on means a leak). Clients and server share the
 machine's cores, alike in both modes: compare the modes by their ratio.
 
     python benchmarks/bench_serve.py                       # 10,000 requests, 32 clients; prints JSON
@@ -84,8 +84,11 @@ def serve_and_load(run: Path, window_ms: int, requests: int, clients: int) -> di
         asyncio.run(load(base, 500, clients, offset=10**6))  # warm-up: allocator, thread pools, caches
         before, calls_before = rss_mib(proc.pid), httpx.get(f"{base}/api/stats").json()["dcgan"]
         start = time.perf_counter()
-        latencies, errors = asyncio.run(load(base, requests, clients, offset=0))
+        latencies, errors = asyncio.run(load(base, requests // 2, clients, offset=0))
+        half = rss_mib(proc.pid)  # memory after each half of the load: growth that stops is caching, not a leak
+        more, more_errors = asyncio.run(load(base, requests - requests // 2, clients, offset=requests // 2))
         seconds = time.perf_counter() - start
+        latencies, errors = latencies + more, errors + more_errors
         after = rss_mib(proc.pid)
         stats = httpx.get(f"{base}/api/stats").json()["dcgan"]
     finally:
@@ -98,7 +101,8 @@ def serve_and_load(run: Path, window_ms: int, requests: int, clients: int) -> di
             "p99_ms": round(1000 * latencies[int(0.99 * (len(latencies) - 1))], 2), "errors": errors,
             "network_calls": (calls := stats["network_calls"] - calls_before["network_calls"]),
             "requests_per_call": round((stats["requests"] - calls_before["requests"]) / calls, 2),
-            "rss_mib_after_warmup": round(before, 1), "rss_mib_after_load": round(after, 1)}
+            "rss_mib_after_warmup": round(before, 1), "rss_mib_after_half": round(half, 1),
+            "rss_mib_after_load": round(after, 1)}
 
 
 def main() -> int:
