@@ -29,7 +29,6 @@ from gankit.style import adain as A  # noqa: E402
 from gankit.style import ops  # noqa: E402
 from gankit.style.features import STYLE_LAYERS, FeatureNet, random_features  # noqa: E402
 from gankit.style.gatys import GatysOptions, stylize as gatys, targets  # noqa: E402
-from gankit.style.images import read_image  # noqa: E402
 from gankit.train.precision import cpu_info  # noqa: E402
 
 PAIRS = [("chelsea", "waves"), ("coffee", "mosaic"), ("astronaut", "strokes"), ("rocket", "stain")]

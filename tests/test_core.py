@@ -2,7 +2,6 @@
 batch), gradient accumulation, named data sources, precision=auto, modalities and pipelines."""
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from ..errors import GankitError
-from . import gatys as _gatys  # noqa: F401  (registers the gatys pipeline)
+from . import gatys as _gatys_module  # noqa: F401  (registers the gatys pipeline)
 from .images import DEFAULT_MAX_SIDE, read_image, resize_to
 
 METHODS = ("adain", "gatys")
