@@ -24,10 +24,10 @@ from importlib import resources
 from pathlib import Path
 from urllib.parse import urlencode
 
-from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import GankitError
@@ -42,6 +42,9 @@ MAX_REQUEST_BYTES = 2 * MAX_BYTES + 2**16  # a content and a style image, and th
 
 
 class SampleBody(BaseModel):
+    """What a sample request asks: the POST body, and the GET endpoints' query parameters (`asked`)."""
+    model_config = ConfigDict(populate_by_name=True)
+
     seed: int | None = Field(None, ge=0, le=SEED_MAX)
     n: int = Field(1, ge=1)
     cls: int | None = Field(None, alias="class")
@@ -118,26 +121,32 @@ def create_app(runs: dict[str, ServedRun], token: str | None = None, window: flo
             raise HTTPException(404, f"no run named {run!r}; served: {', '.join(runs)}")
         return runs[run]
 
-    async def draw(run: ServedRun, seed, n, cls, ema, domain):
-        if n > run.max_n:
+    def settle(run: ServedRun, ask: SampleBody) -> tuple[int, object, dict]:
+        """Check a request against the run (n, class, options) and fix its seed: (seed, condition, options)."""
+        if ask.n > run.max_n:
             raise HTTPException(422, f"n: at most {run.max_n} {run.kind} samples per request")
-        seed = random.randrange(SEED_MAX) if seed is None else seed
-        samples = await batchers[run.name].sample(n, seed, run.condition(cls, n), **run.options(ema, domain))
-        return samples, seed
+        condition, options = run.condition(ask.cls, ask.n), run.options(ask.ema, ask.domain)
+        return random.randrange(SEED_MAX) if ask.seed is None else ask.seed, condition, options
 
-    def used(run: ServedRun, seed: int, n: int, cls, ema, domain) -> dict:
-        query = {k: v for k, v in {"seed": seed, "n": n, "class": cls, "ema": ema, "domain": domain}.items()
-                 if v is not None}
-        return {"run": run.name, "seed": seed, "n": n, "class": cls, "ema": ema, "domain": domain,
-                "step": run.pipe.step, "permalink": f"/runs/{run.name}?{urlencode(query)}",
-                "png": f"/api/runs/{run.name}/sample.png?{urlencode(query)}" if run.kind != "table" else None,
-                "csv": f"/api/runs/{run.name}/sample.csv?{urlencode(query)}" if run.kind != "image" else None}
+    async def draw(run: ServedRun, ask: SampleBody):
+        seed, condition, options = settle(run, ask)
+        return await batchers[run.name].sample(ask.n, seed, condition, **options), seed
 
-    seed_q = Query(None, ge=0, le=SEED_MAX, description="the same seed gives the same samples")
-    n_q = Query(1, ge=1, description="how many samples (bounded per kind of data)")
-    class_q = Query(None, alias="class", ge=0, description="a class, for conditional runs")
-    ema_q = Query(None, description="sample G_ema (true) or G (false)")
-    domain_q = Query(None, max_length=100, description="the domain to sample (multi-domain tables)")
+    def used(run: ServedRun, ask: SampleBody, seed: int) -> dict:
+        values = {"seed": seed, "n": ask.n, "class": ask.cls, "ema": ask.ema, "domain": ask.domain}
+        query = urlencode({k: v for k, v in values.items() if v is not None})
+        return {"run": run.name, **values, "step": run.pipe.step, "permalink": f"/runs/{run.name}?{query}",
+                "png": f"/api/runs/{run.name}/sample.png?{query}" if run.kind != "table" else None,
+                "csv": f"/api/runs/{run.name}/sample.csv?{query}" if run.kind != "image" else None}
+
+    def asked(seed: int | None = Query(None, ge=0, le=SEED_MAX, description="the same seed gives the same samples"),
+              n: int = Query(1, ge=1, description="how many samples (bounded per kind of data)"),
+              cls: int | None = Query(None, alias="class", ge=0, description="a class, for conditional runs"),
+              ema: bool | None = Query(None, description="sample G_ema (true) or G (false)"),
+              domain: str | None = Query(None, max_length=100, description="the domain to sample (multi-domain tables)"),
+              ) -> SampleBody:
+        """The query parameters of the GET sample endpoints, as the POST body reads them."""
+        return SampleBody(seed=seed, n=n, cls=cls, ema=ema, domain=domain)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index():
@@ -167,45 +176,37 @@ def create_app(runs: dict[str, ServedRun], token: str | None = None, window: flo
         return find(run).info()
 
     @app.get("/api/runs/{run}/sample.png", response_class=Response)
-    async def sample_png(run: str, seed: int | None = seed_q, n: int = n_q, cls: int | None = class_q,
-                         ema: bool | None = ema_q, domain: str | None = domain_q):
+    async def sample_png(run: str, ask: SampleBody = Depends(asked)):
         served = find(run)
         if served.kind == "table":
             raise HTTPException(400, f"run {run} samples table rows: ask for sample.csv or sample")
-        samples, seed = await draw(served, seed, n, cls, ema, domain)
+        samples, seed = await draw(served, ask)
         data = await asyncio.to_thread(png_bytes, served, samples)  # encoding off the event loop
-        return Response(data, media_type="image/png", headers=sample_headers(seed, n))
+        return Response(data, media_type="image/png", headers=sample_headers(seed, ask.n))
 
     @app.get("/api/runs/{run}/sample.csv", response_class=Response)
-    async def sample_csv(run: str, seed: int | None = seed_q, n: int = n_q, cls: int | None = class_q,
-                         ema: bool | None = ema_q, domain: str | None = domain_q):
+    async def sample_csv(run: str, ask: SampleBody = Depends(asked)):
         served = find(run)
         if served.kind == "image":
             raise HTTPException(400, f"run {run} samples images: ask for sample.png")
-        samples, seed = await draw(served, seed, n, cls, ema, domain)
+        samples, seed = await draw(served, ask)
         return Response(csv_text(served, samples), media_type="text/csv", headers={
-            **sample_headers(seed, n), "Content-Disposition": f'attachment; filename="{run}-{seed}.csv"'})
+            **sample_headers(seed, ask.n), "Content-Disposition": f'attachment; filename="{run}-{seed}.csv"'})
 
     @app.get("/api/runs/{run}/sample")
-    async def sample_json(run: str, seed: int | None = seed_q, n: int = n_q, cls: int | None = class_q,
-                          ema: bool | None = ema_q, domain: str | None = domain_q) -> dict:
-        return await describe(find(run), seed, n, cls, ema, domain)
+    async def sample_json(run: str, ask: SampleBody = Depends(asked)) -> dict:
+        return await describe(find(run), ask)
 
     @app.post("/api/runs/{run}/sample")
     async def sample_post(run: str, body: SampleBody) -> dict:
-        return await describe(find(run), body.seed, body.n, body.cls, body.ema, body.domain)
+        return await describe(find(run), body)
 
-    async def describe(served: ServedRun, seed, n, cls, ema, domain) -> dict:
+    async def describe(served: ServedRun, ask: SampleBody) -> dict:
         """The seed and options used, with links to the samples; table and point rows inline."""
-        if served.kind == "image":  # the picture is the PNG link: validate and settle the seed without drawing
-            if n > served.max_n:
-                raise HTTPException(422, f"n: at most {served.max_n} {served.kind} samples per request")
-            served.condition(cls, n)
-            served.options(ema, domain)
-            seed = random.randrange(SEED_MAX) if seed is None else seed
-            return used(served, seed, n, cls, ema, domain)
-        samples, seed = await draw(served, seed, n, cls, ema, domain)
-        return {**used(served, seed, n, cls, ema, domain), **json_rows(served, samples)}
+        if served.kind == "image":  # the picture is the PNG link: check the request and fix its seed only
+            return used(served, ask, settle(served, ask)[0])
+        samples, seed = await draw(served, ask)
+        return {**used(served, ask, seed), **json_rows(served, samples)}
 
     @app.post("/api/runs/{run}/stylize", response_class=Response)
     async def stylize(run: str, content: UploadFile = File(...), style: UploadFile = File(...),
