@@ -54,16 +54,15 @@ class ServedRun:
 
     @property
     def domains(self) -> list[str]:
-        return list(getattr(self.recipe, "domains", [])) if self.takes("domain") else []
+        """The named sources a recipe that samples by `domain` trains on (multi-domain tables)."""
+        return list(self.recipe.specs) if self.takes("domain") else []
 
     @property
     def classes(self) -> list[str]:
         """Class names for a class menu ([] when the run cannot be asked for a class)."""
-        if not self.recipe.conditional or getattr(self.recipe, "serve_form", "sample") != "sample":
+        if not self.recipe.conditional or self.recipe.serve_form != "sample":
             return []
         spec = self.pipe.spec
-        if self.domains:  # tables: the label column's classes
-            return list(self.recipe.schema(self.domains[0]).classes)
         return list(spec.class_names) or [str(i) for i in range(spec.num_classes)]
 
     @property
@@ -72,7 +71,7 @@ class ServedRun:
 
     def info(self) -> dict:
         """What the page and `GET /api/runs/{run}` show: the run and its controls."""
-        form = getattr(self.recipe, "serve_form", "sample")
+        form = self.recipe.serve_form
         return {"name": self.name, "recipe": self.recipe.name, "kind": self.kind, "step": self.pipe.step,
                 "shape": list(self.pipe.spec.shape), "data": self.pipe.spec.name, "max_n": self.max_n,
                 "controls": {"classes": self.classes, "ema": self.has_ema, "domains": self.domains,
