@@ -6,6 +6,8 @@
   dimensions whatever its rank (a per-channel norm was a real bug elsewhere).
 - R1 / R2, Mescheder et al. 2018, eq. 9 with the γ/2 convention of the paper
   and of StyleGAN:  R1 = γ/2 E_{p_data}‖∇_x D(x)‖²,  R2 = the same over p_G.
+- Drift, Karras et al. 2018 (ProGAN), §A.1: ε E_{p_data}[D(x)²] with ε = 0.001 keeps a WGAN-GP
+  critic's outputs from drifting far from zero (the GP alone fixes only their slope).
 - Lazy regularization, StyleGAN2 (Karras et al. 2020, §3.1): compute a penalty
   only every k steps and multiply it by k so its average strength is unchanged;
   Adam's lr and betas for that net are corrected by `lazy_adam`.
@@ -60,3 +62,8 @@ def lazy_adam(lr: float, betas: tuple[float, float], interval: int) -> tuple[flo
     """StyleGAN2's correction for a net regularized every `interval` steps: lr·k/(k+1), β^(k/(k+1))."""
     ratio = interval / (interval + 1)
     return lr * ratio, (betas[0] ** ratio, betas[1] ** ratio)
+
+
+def drift_penalty(d_real: Tensor, epsilon: float) -> Tensor:
+    """ε E[D(x)²] on the critic's outputs for real samples (ProGAN's drift term)."""
+    return epsilon * d_real.float().pow(2).mean()

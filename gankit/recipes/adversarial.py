@@ -34,7 +34,7 @@ from torch.func import functional_call
 from .. import config as C
 from ..config import OptimConfig, nested, param
 from ..nets.config import DNetConfig, NetConfig, d_net, g_net
-from ..data.base import DataSpec, to_data_space
+from ..data.base import Batch, DataSpec, to_data_space
 from ..errors import GankitError
 from ..modalities import get_modality
 from ..nets import build_discriminator, build_generator
@@ -99,6 +99,14 @@ class AdversarialRecipe(Recipe):
         `real` and `fake` are D's inputs (packed if packing is on), `y` their labels."""
         return None
 
+    def d_real_penalty(self, ctx: StepContext, d_real: Tensor) -> Tensor | None:
+        """Extra term of D's loss computed from D's outputs on real data (e.g. ProGAN's drift ε·D(x)²)."""
+        return None
+
+    def real_batch(self, ctx: StepContext) -> Batch:
+        """The next real batch as D sees it (a growing recipe brings it to the live resolution)."""
+        return ctx.real()
+
     def d_hooks(self) -> tuple[Hook, ...]:
         return ()
 
@@ -136,7 +144,7 @@ class AdversarialRecipe(Recipe):
         if cfg.remedy.label_smoothing and not self.base_objective().probabilistic:
             raise GankitError(f"remedy.label_smoothing needs a probabilistic (BCE) loss; {self.name} uses "
                               f"{self.base_objective().name}")
-        if cfg.remedy.unroll_steps and cfg.D.norm == "batch":
+        if cfg.remedy.unroll_steps and getattr(cfg.D, "norm", "none") == "batch":
             raise GankitError("remedy.unroll_steps needs a discriminator without BatchNorm (set D.norm=layer or none)")
 
     def needs_double_backward(self) -> bool:
@@ -210,7 +218,7 @@ class AdversarialRecipe(Recipe):
 
     def d_loss(self, ctx: StepContext) -> Tensor:
         D = ctx.nets["D"]
-        batch = ctx.real()
+        batch = self.real_batch(ctx)
         y = batch.y if self.conditional else None
         fake = self.fakes_for_d(ctx, len(batch.x), y)
         (d_real, _, c_real), (d_fake, _, c_fake) = self.discriminate(D, batch.x, y), self.discriminate(D, fake, y)
@@ -223,7 +231,7 @@ class AdversarialRecipe(Recipe):
                   self.acgan_loss(ctx, c_real, y, "D_real") if self.cfg.remedy.condition == "acgan" else None,
                   self.acgan_loss(ctx, c_fake, y, "D_fake") if self.cfg.remedy.condition == "acgan"
                   and self.cfg.remedy.acgan_fake_labels else None,
-                  self.history_penalty(ctx, "D")]
+                  self.history_penalty(ctx, "D"), self.d_real_penalty(ctx, d_real)]
         return loss + sum(e for e in extras if e is not None)
 
     def g_loss(self, ctx: StepContext) -> Tensor:
@@ -236,7 +244,7 @@ class AdversarialRecipe(Recipe):
         if self.cfg.remedy.unroll_steps:
             d_fake = self.unrolled_logits(ctx, fake, y)
         if self.cfg.remedy.g_objective == "feature_matching":
-            real = ctx.real()
+            real = self.real_batch(ctx)
             loss = feature_matching(self.discriminate(D, real.x, real.y if self.conditional else None)[1], v_fake)
         else:
             loss = self.objective().g(d_fake)

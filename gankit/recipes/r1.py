@@ -66,7 +66,7 @@ class R1GAN(AdversarialRecipe):
         return None if self.lazy or self.cfg.gamma == 0 else self.r1(ctx, real, y)
 
     def lazy_r1(self, ctx: StepContext) -> Tensor:
-        batch = ctx.real()
+        batch = self.real_batch(ctx)
         return self.cfg.lazy_interval * self.r1(ctx, self.d_input(batch.x), batch.y if self.conditional else None)
 
     def extra_phases(self) -> list[Phase]:

@@ -56,7 +56,7 @@ class WGANGP(AdversarialRecipe):
 
     def check(self) -> None:
         super().check()
-        if self.cfg.D.norm == "batch":
+        if getattr(self.cfg.D, "norm", "none") == "batch":
             raise GankitError("wgan-gp: the critic must not use BatchNorm (D.norm=batch); use D.norm=layer or none")
 
     def needs_double_backward(self) -> bool:
