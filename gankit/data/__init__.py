@@ -1,4 +1,5 @@
-"""Datasets by name: `ring8`, `grid25`, `mnist5k`, `digits`, `stacked-mnist`, `photos`, `styles` and `folder:PATH`."""
+"""Datasets by name: `ring8`, `grid25`, `mnist5k`, `digits`, `stacked-mnist`, `faces`, `photos`, `styles` and
+`folder:PATH`."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ DATASETS: dict[str, DatasetEntry] = {e.name: e for e in [
                  "scikit-learn's 1,797 8x8 digits, 10 labelled classes"),
     DatasetEntry("stacked-mnist", lambda resolution=0, **_: stacked_mnist(resolution),
                  "50,000 3-channel images, each channel a random mnist5k digit: 1,000 modes"),
+    DatasetEntry("faces", lambda resolution=0, **_: _faces(resolution),
+                 "the 100 face crops of scikit-image's LFW subset, grey 32x32, plus their mirror images: 200 faces"),
     DatasetEntry("hospitals", lambda **_: _hospitals(),
                  "scikit-learn's breast-cancer table split into 3 'hospitals' (60/150/300 rows, different columns, "
                  "covariate shift): tables for RadialGAN", "table"),
@@ -45,6 +48,12 @@ def _hospitals():
     from .hospitals import hospitals
 
     return hospitals()
+
+
+def _faces(resolution: int) -> Dataset:
+    from .faces import faces
+
+    return faces(resolution)
 
 
 def _bundled(which: str, resolution: int) -> Dataset:

@@ -17,21 +17,9 @@ from ..errors import GankitError
 from ..nets.layers import need_double_backward
 from ..nets.progressive import ProGANGenerator, ProgressiveDiscriminator
 from ..objectives import drift_penalty
-from .base import SMOKE_RUN, StepContext, register
-from .progressive import GrowDConfig, GrownSampler, GrowNetConfig, GrowthConfig, Progressive
+from .base import StepContext, register
+from .progressive import CPU, PAPER, SMOKE, GrowDConfig, GrownSampler, GrowNetConfig, GrowthConfig, Progressive
 from .wgan_gp import WGANGP, WGANGPConfig, adam
-
-SMOKE = {**SMOKE_RUN, "batch_size": 8, "z_dim": 8, "G.fmaps": 64, "G.fmap_max": 8, "D.fmaps": 64,
-         "D.fmap_max": 8, "phase_images": 8}
-# 32×32 data on a CPU (mnist5k, faces): 4.5k-image phases at batch 64 (70 steps) for the coarse levels
-CPU = {"z_dim": 128, "G.fmaps": 2048, "G.fmap_max": 128, "D.fmaps": 2048, "D.fmap_max": 128,
-       "phase_images": 30_000, "level_batch": "4:64,8:64,16:32,32:32", "batch_size": 32,
-       "log_every": 100, "sample_every": 1000, "ckpt_every": 1000}
-# the paper's settings (its minibatch sizes per resolution, 600k images per phase)
-PAPER = {"z_dim": 512, "G.fmaps": 8192, "G.fmap_max": 512, "D.fmaps": 8192, "D.fmap_max": 512,
-         "phase_images": 600_000, "level_batch": "4:128,8:128,16:128,32:64,64:32,128:16,256:14,512:6,1024:3",
-         "batch_size": 16}
-
 
 @dataclass
 class ProGANConfig(WGANGPConfig, GrowthConfig):
@@ -42,6 +30,8 @@ class ProGANConfig(WGANGPConfig, GrowthConfig):
     D_opt: OptimConfig = nested(lambda: adam(1e-3, (0.0, 0.99)), "critic optimizer")
     n_critic: int = param(1, "critic steps per generator step (ProGAN: 1)", min=1, max=1000)
     drift: float = param(0.001, "ε of the drift term ε·E[D(x)²] on real data", min=0.0)
+    # channels_last makes these nets' penalties 2-4x slower on CPUs (blur and instance norm; benchmarks §14)
+    channels_last: bool = param(False, "channels_last memory layout (slower for these nets on CPUs)")
 
 
 def check_growing_family(recipe) -> None:

@@ -19,24 +19,13 @@ from ..config import OptimConfig, nested, param
 from ..errors import GankitError
 from ..nets.progressive import ProgressiveDiscriminator, StyleGANGenerator
 from .adversarial import SAMPLE_CHUNK
-from .base import SMOKE_RUN, register
+from .base import register
 from .progan import check_growing_family
-from .progressive import GrowDConfig, GrownSampler, GrowNetConfig, GrowthConfig, Progressive
+from .progressive import CPU, PAPER, SMOKE, GrowDConfig, GrownSampler, GrowNetConfig, GrowthConfig, Progressive
 from .r1 import R1Config, R1GAN
 from .wgan_gp import adam
 
 NOISE_MODES = ("random", "const")
-SMOKE = {**SMOKE_RUN, "batch_size": 8, "z_dim": 8, "w_dim": 8, "mapping_depth": 2, "G.fmaps": 64,
-         "G.fmap_max": 8, "D.fmaps": 64, "D.fmap_max": 8, "phase_images": 8}
-# 32×32 data on a CPU (mnist5k, faces), as progan's `cpu` preset
-CPU = {"z_dim": 128, "w_dim": 128, "G.fmaps": 2048, "G.fmap_max": 128, "D.fmaps": 2048, "D.fmap_max": 128,
-       "phase_images": 30_000, "level_batch": "4:64,8:64,16:32,32:32", "batch_size": 32,
-       "log_every": 100, "sample_every": 1000, "ckpt_every": 1000}
-PAPER = {"z_dim": 512, "w_dim": 512, "G.fmaps": 8192, "G.fmap_max": 512, "D.fmaps": 8192, "D.fmap_max": 512,
-         "phase_images": 600_000, "level_batch": "4:128,8:128,16:128,32:64,64:32,128:16,256:8,512:4,1024:4",
-         "batch_size": 16}
-
-
 @dataclass
 class StyleGANConfig(R1Config, GrowthConfig):
     z_dim: int = param(512, "latent dimension of z (paper 512)", min=1)
@@ -52,6 +41,8 @@ class StyleGANConfig(R1Config, GrowthConfig):
     G_opt: OptimConfig = nested(lambda: adam(1e-3, (0.0, 0.99)), "generator optimizer (paper: Adam 1e-3, (0, 0.99))")
     D_opt: OptimConfig = nested(lambda: adam(1e-3, (0.0, 0.99)), "discriminator optimizer")
     lazy_interval: int = param(1, "R1 every k steps, scaled by k (1 = every D step, as StyleGAN v1)", min=1, max=1000)
+    # channels_last makes these nets' penalties 2-4x slower on CPUs (blur and instance norm; benchmarks §14)
+    channels_last: bool = param(False, "channels_last memory layout (slower for these nets on CPUs)")
 
 
 @dataclass
@@ -93,7 +84,8 @@ class StyleGAN(Progressive, R1GAN):
     name = "stylegan"
     Config = StyleGANConfig
     description = "Karras et al. 2019: mapping net, AdaIN, noise, style mixing, truncation; NS loss + R1, growing"
-    presets = {"smoke": SMOKE, "cpu": CPU, "paper": PAPER, "lazy": {"lazy_interval": 16}}
+    presets = {"smoke": {**SMOKE, "w_dim": 8, "mapping_depth": 2}, "cpu": {**CPU, "w_dim": 128},
+               "paper": {**PAPER, "w_dim": 512}, "lazy": {"lazy_interval": 16}}
     auto_preset = {}
     data_kinds = ("image",)
     cfg: StyleGANConfig
