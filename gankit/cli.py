@@ -6,6 +6,11 @@
     gankit train RECIPE --data SOURCE=D --data SOURCE=D ...   (recipes with several data sources)
     gankit train --resume RUN [--steps N]
     gankit sample RUN_OR_CHECKPOINT --n N --out FILE [--seed S] [--no-ema] [--class C ...]
+                  [--truncation PSI] [--noise random|const]          (stylegan)
+    gankit mix RUN --rows SEEDS --cols SEEDS --layers coarse|middle|fine|A-B --out grid.png  (stylegan)
+    gankit truncation RUN --psi 1,0.7,0.5,0 [--seeds 0-7] --out rows.png               (stylegan)
+    gankit interpolate RUN --seeds 0,1,2 --frames N [--space z|w] --out a.gif|a.png
+    gankit project RUN image.png --out projection.png [--steps N]                     (stylegan)
     gankit export RUN_OR_CHECKPOINT --format onnx|torchscript [--out FILE]
     gankit info RUN
     gankit eval RUN [--metrics ...] [--n N] [--features PATH] [--json]
@@ -29,6 +34,7 @@ from pathlib import Path
 from . import config as C
 from .argtypes import nonnegative_int, positive_int
 from .errors import GankitError
+from .latents import COMMANDS as LATENT_COMMANDS
 
 
 class Parser(argparse.ArgumentParser):
@@ -68,6 +74,9 @@ def build_parser() -> Parser:
                                                 "for images, .npy (+ .png scatter) for 2-D points, .csv for tables")
     s.add_argument("--seed", type=nonnegative_int, default=0, help="noise seed (default 0)")
     s.add_argument("--no-ema", action="store_true", help="use G instead of its EMA copy G_ema")
+    s.add_argument("--truncation", type=float, metavar="PSI", help="stylegan: truncation ψ in [0, 1] (1 = off)")
+    s.add_argument("--extrapolate", action="store_true", help="stylegan: allow ψ above 1")
+    s.add_argument("--noise", choices=["random", "const"], help="stylegan: noise maps drawn from the seed, or fixed")
     s.add_argument("--class", dest="classes", nargs="+", metavar="CLASS",
                    help="conditional runs: class index(es) or name(s); samples cycle through them, one grid row each")
     s.add_argument("--device", default="auto")
@@ -99,12 +108,14 @@ def build_parser() -> Parser:
     from .style.cli import add_parsers as add_style_parsers
 
     from .translate import add_parsers as add_table_parsers
+    from .latents import add_parsers as add_latent_parsers
     from .serve import add_parser as add_serve_parser
 
     add_dirac_parser(sub)
     add_serve_parser(sub)
     add_style_parsers(sub)
     add_table_parsers(sub)
+    add_latent_parsers(sub)
 
     r = sub.add_parser("report", help="write report.html and report.md for a run")
     r.add_argument("run", metavar="RUN")
@@ -209,11 +220,17 @@ def cmd_sample(args) -> int:
     pipe = api.load(args.source, device=args.device)
     out = check_extension(Path(args.out), get_modality(pipe.spec.kind).extensions, pipe.spec)  # before sampling
     y = class_labels(args.classes, args.n, pipe.spec) if args.classes else None
-    samples = pipe(args.n, condition=y, seed=args.seed, ema=not args.no_ema)
+    samples = pipe(args.n, condition=y, seed=args.seed, ema=not args.no_ema, **sample_options(args))
     per_class = args.n // len(args.classes) if args.classes and args.n % len(args.classes) == 0 else None
     written = pipe.write(samples, out, rows=per_class, title=f"{pipe.recipe.name}, step {pipe.step}")
     print(f"wrote {', '.join(map(str, written))} ({args.n} samples, step {pipe.step}, seed {args.seed})")
     return 0
+
+
+def sample_options(args) -> dict:
+    """The recipe-specific sampling options given on the command line (the recipe refuses those it lacks)."""
+    options = {"truncation": args.truncation, "noise": args.noise, "extrapolate": args.extrapolate or None}
+    return {k: v for k, v in options.items() if v is not None}
 
 
 def class_labels(classes: list[str], n: int, spec):
@@ -338,7 +355,7 @@ def cmd_serve(args) -> int:
 COMMANDS = {"list": cmd_list, "train": cmd_train, "sample": cmd_sample, "export": cmd_export, "info": cmd_info,
             "eval": cmd_eval, "dirac": cmd_dirac, "report": cmd_report, "demo": cmd_demo, "stylize": cmd_stylize,
             "convert-vgg": cmd_convert_vgg, "translate": cmd_translate, "augment": cmd_augment,
-            "serve": cmd_serve}
+            "serve": cmd_serve, **LATENT_COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:

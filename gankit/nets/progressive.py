@@ -77,22 +77,32 @@ def pixel_norm(x: Tensor, eps: float = 1e-8) -> Tensor:
 class Blur(nn.Module):
     """The [1, 2, 1]² binomial filter StyleGAN puts after upsampling and before downsampling (against aliasing)."""
 
-    def __init__(self):
+    def __init__(self, channels: int):
         super().__init__()
         k = torch.tensor([1.0, 2.0, 1.0])
-        self.register_buffer("kernel", (k[:, None] * k[None, :] / 16.0)[None, None], persistent=False)
+        kernel = (k[:, None] * k[None, :] / 16.0).expand(channels, 1, 3, 3).contiguous()
+        self.register_buffer("kernel", kernel, persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        c = x.shape[1]
-        return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), self.kernel.expand(c, 1, 3, 3).to(x.dtype), groups=c)
+        return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), self.kernel.to(x.dtype), groups=self.kernel.shape[0])
 
 
 def upsample(x: Tensor, factor: int = 2) -> Tensor:
-    return x if factor == 1 else F.interpolate(x, scale_factor=factor, mode="nearest")
+    """Nearest-neighbour upsampling by an integer factor (as a broadcast, which exports to ONNX as it is)."""
+    if factor == 1:
+        return x
+    return x[:, :, :, None, :, None].expand(-1, -1, -1, factor, -1, factor).flatten(4, 5).flatten(2, 3)
 
 
 def downsample(x: Tensor, factor: int = 2) -> Tensor:
     return x if factor == 1 else F.avg_pool2d(x, factor)
+
+
+def instance_norm(x: Tensor, eps: float = 1e-8) -> Tensor:
+    """Each channel of each sample to zero mean and unit variance over its pixels (written out, so it
+    exports to ONNX whatever the channel count)."""
+    x = x - x.mean((2, 3), keepdim=True)
+    return x * torch.rsqrt(x.pow(2).mean((2, 3), keepdim=True) + eps)
 
 
 def lrelu(x: Tensor) -> Tensor:
@@ -152,7 +162,7 @@ class ProGANGenerator(Growing):
 
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         level, alpha = self.stage()
-        x = pixel_norm(lrelu(self.input(pixel_norm(z))).view(len(z), -1, 4, 4))
+        x = pixel_norm(lrelu(self.input(pixel_norm(z))).unflatten(1, (-1, 4, 4)))
         previous = x
         for index in range(level + 1):
             previous, x = x, self.block(index, x)
@@ -173,14 +183,14 @@ class ProgressiveTrunk(Growing):
         self.blocks = nn.ModuleList([nn.Identity()] + [
             nn.ModuleList([EqualConv2d(nf[level], nf[level], 3), EqualConv2d(nf[level], nf[level - 1], 3)])
             for level in range(1, self.levels)])
-        self.blur = Blur() if blur else nn.Identity()
+        self.blurs = nn.ModuleList([Blur(c) if blur else nn.Identity() for c in nf])
         self.mbstd = MinibatchStd(mbstd_group) if mbstd_group else None
         self.last_conv = EqualConv2d(nf[0] + (1 if mbstd_group else 0), nf[0], 3)
         self.last_dense = EqualLinear(nf[0] * 16, nf[0])
 
     def block(self, level: int, h: Tensor) -> Tensor:
         first, second = self.blocks[level]
-        return downsample(lrelu(second(self.blur(lrelu(first(h))))))
+        return downsample(lrelu(second(self.blurs[level](lrelu(first(h))))))
 
     def forward(self, x: Tensor) -> Tensor:
         level, alpha = self.stage()
@@ -238,7 +248,7 @@ class StyleLayer(nn.Module):
     def __init__(self, c_in: int, c_out: int, w_dim: int, conv: bool, up: bool):
         super().__init__()
         self.conv = EqualConv2d(c_in, c_out, 3, bias=False) if conv else None
-        self.up, self.blur = up, Blur() if up else None
+        self.up, self.blur = up, Blur(c_out) if up else None
         self.noise_strength = nn.Parameter(torch.zeros(c_out))
         self.bias = nn.Parameter(torch.zeros(c_out))
         self.style = EqualLinear(w_dim, 2 * c_out, gain=1.0)
@@ -248,7 +258,7 @@ class StyleLayer(nn.Module):
             x = self.blur(self.conv(upsample(x))) if self.up else self.conv(x)
         x = x + noise * self.noise_strength.view(1, -1, 1, 1)
         x = lrelu(x + self.bias.view(1, -1, 1, 1))
-        x = F.instance_norm(x, eps=1e-8)
+        x = instance_norm(x)
         scale, shift = self.style(w).unsqueeze(-1).unsqueeze(-1).chunk(2, 1)
         return x * (1 + scale) + shift
 
@@ -281,7 +291,7 @@ class SynthesisNetwork(Growing):
     def forward(self, ws: Tensor, noise: list[Tensor] | str = "random") -> Tensor:
         """ws: [N, num_ws, w_dim]; noise: per-layer maps, "random" (torch's generator) or "const"."""
         level, alpha = self.stage()
-        x = self.const.expand(len(ws), -1, -1, -1)
+        x = self.const.expand(ws.shape[0], -1, -1, -1)
         previous = x
         for index in range(level + 1):
             previous = x

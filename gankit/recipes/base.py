@@ -172,6 +172,11 @@ class Recipe:
         metrics (FID, mode coverage, ...)."""
         return None
 
+    def style_space(self, nets: Mapping[str, nn.Module], ema: bool = True):
+        """The generator's intermediate latent space W (mapping, synthesis, w̄) for style mixing, truncation
+        and projection (`gankit mix`, ...), or None where the recipe has none."""
+        return None
+
     def export_module(self, nets: Mapping[str, nn.Module], **options):
         """(module, example inputs, input names): a traceable nn.Module mapping sampling inputs to
         samples in data space, for ONNX/TorchScript export; None if sampling cannot be traced."""

@@ -110,7 +110,7 @@ class StyleGAN(Progressive, R1GAN):
                              extrapolate: bool) -> int:
         if not (0.0 <= truncation <= 1.0 or (extrapolate and truncation > 1.0)):
             raise GankitError(f"truncation ψ={truncation:g} must lie in [0, 1] (above 1 extrapolates away from "
-                              "the mean: allow it with extrapolate)")
+                              "the mean: allow it with --extrapolate, extrapolate=True in Python)")
         cutoff = min(self.cfg.truncation_cutoff, G.num_ws) if cutoff is None else cutoff
         if not 1 <= cutoff <= G.num_ws:
             raise GankitError(f"truncation cutoff {cutoff}: this generator has style layers 1..{G.num_ws}")
