@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -35,6 +36,9 @@ def parse_layers(text: str, space) -> tuple[int, int]:
     groups = space.layer_groups()
     if text in groups:
         start, end = groups[text]
+        if start == end:
+            names = ", ".join(f"{k} {a}-{b - 1}" for k, (a, b) in groups.items() if b > a)
+            raise GankitError(f"--layers {text}: this generator has no {text} layers ({names})")
     else:
         a, sep, b = text.partition("-")
         if not (sep and a.isdigit() and b.isdigit()):
@@ -80,7 +84,7 @@ def truncation_rows(pipe, psis: list[float], seeds: list[int], ema: bool = True)
 def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
     """Spherical interpolation of rows a, b at fractions t (linear where they are parallel)."""
     cos = ((a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1)).clamp_min(1e-12)).clamp(-1, 1)
-    omega = torch.acos(cos)
+    omega = torch.acos(cos).unsqueeze(-1)
     t = t.view(-1, 1)
     if float(omega.abs().max()) < 1e-6:
         return torch.lerp(a, b, t)
@@ -156,7 +160,7 @@ def read_target(path: str | Path, spec) -> Tensor:
     pixels, error = _try_load(path, spec.shape[-1])
     if error:
         raise GankitError(f"{path}: cannot read it as an image ({error[:120]})")
-    image = torch.from_numpy(pixels).permute(2, 0, 1).unsqueeze(0)          # [1, 3, H, W] uint8
+    image = torch.from_numpy(np.array(pixels)).permute(2, 0, 1).unsqueeze(0)  # [1, 3, H, W] uint8
     if spec.shape[0] == 1:
         image = _to_gray(image)
     return image[0].float() / 127.5 - 1.0
