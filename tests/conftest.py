@@ -68,7 +68,8 @@ def _reset_seed():
 @pytest.fixture(scope="session")
 def serve_runs(tmp_path_factory) -> dict[str, Path]:
     """Smoke runs of every kind `gankit serve` shows: a class-conditional DCGAN (images), a GAN on ring8
-    (2-D points), RadialGAN on the bundled hospitals (tables) and AdaIN (style transfer)."""
+    (2-D points), RadialGAN on the bundled hospitals (tables), AdaIN (style transfer) and a StyleGAN on faces
+    grown to 16x16 (truncation and style mixing)."""
     from gankit.cli import main
 
     out = tmp_path_factory.mktemp("serve-runs")
@@ -77,6 +78,7 @@ def serve_runs(tmp_path_factory) -> dict[str, Path]:
         "ring": ["gan", "--data", "ring8"],
         "hospitals": ["radialgan", "--data", "hospitals"],
         "style": ["adain", "--data", "content=photos", "--data", "style=styles"],
+        "faces": ["stylegan", "--data", "faces", "--set", "resolution=16", "--steps", "6"],
     }
     runs = {}
     for name, args in commands.items():

@@ -57,7 +57,10 @@ def huge_png_header(side=20_000) -> bytes:
 
 def test_runs_are_listed_with_the_controls_their_models_have(client):
     runs = {r["name"]: r for r in client.get("/api/runs").json()["runs"]}
-    assert set(runs) == {"digits", "ring", "hospitals", "style"}
+    assert set(runs) == {"digits", "ring", "hospitals", "style", "faces"}
+    faces = runs["faces"]["controls"]
+    assert faces["truncation"] and faces["mixing"] == ["coarse", "fine"] and runs["faces"]["export"]
+    assert not runs["digits"]["controls"]["truncation"] and not runs["digits"]["controls"]["mixing"]
     digits, ring, tables, style = runs["digits"]["controls"], runs["ring"]["controls"], runs["hospitals"]["controls"], \
         runs["style"]["controls"]
     assert digits["classes"] == [str(i) for i in range(10)] and digits["ema"] and runs["digits"]["export"]
@@ -80,6 +83,21 @@ def test_a_seed_gives_its_samples_back_and_equals_the_pipeline(client, serve_run
     assert np.abs(pixels(first.content) - pixels(expected)).max() <= 1  # the same samples as the Python API
     fresh = client.get("/api/runs/digits/sample.png")  # no seed: a fresh one, reported
     assert int(fresh.headers["x-gankit-seed"]) >= 0
+
+
+def test_truncation_and_style_mixing_of_a_style_based_run(client, serve_runs):
+    truncated = client.get("/api/runs/faces/sample.png?seed=3&n=4&truncation=0.5")
+    assert truncated.status_code == 200
+    assert truncated.content != client.get("/api/runs/faces/sample.png?seed=3&n=4").content
+    expected = png_bytes(client.app.state.runs["faces"], gankit.load(serve_runs["faces"])(4, seed=3, truncation=0.5))
+    assert np.abs(pixels(truncated.content) - pixels(expected)).max() <= 1
+    body = client.get("/api/runs/faces/sample?seed=3&n=4&truncation=0.5").json()
+    assert body["truncation"] == 0.5 and "truncation=0.5" in body["permalink"]
+    grid = client.get("/api/runs/faces/mix.png?rows=0,1&cols=2,3,4&layers=coarse")
+    assert grid.status_code == 200 and grid.headers["content-type"] == "image/png"
+    width, height = Image.open(io.BytesIO(grid.content)).size
+    assert width / height == pytest.approx(4 / 3, rel=0.05)  # 1 + 3 columns, 1 + 2 rows
+    assert client.get("/api/runs/faces/mix.png?rows=0,1&cols=2,3,4&layers=fine").content != grid.content
 
 
 def test_json_answers_name_the_seed_and_options_with_a_permalink(client):
@@ -184,6 +202,13 @@ BAD = [
     ("post", "/api/runs/digits/sample", {"json": {"n": "many"}}, 422, "n"),
     ("post", "/api/runs/digits/sample", {"content": b"{not json", "headers": {"content-type": "application/json"}}, 422, ""),
     ("get", "/static/../../etc/passwd", {}, 404, ""),
+    ("get", "/api/runs/digits/sample.png?truncation=0.5", {}, 400, "has no truncation option"),
+    ("get", "/api/runs/faces/sample.png?truncation=1.5", {}, 422, "truncation"),
+    ("get", "/api/runs/digits/mix.png", {}, 400, "no W space"),
+    ("get", "/api/runs/faces/mix.png?rows=a,b", {}, 422, "rows: 1 to 8"),
+    ("get", "/api/runs/faces/mix.png?cols=0,1,2,3,4,5,6,7,8", {}, 422, "cols: 1 to 8"),
+    ("get", "/api/runs/faces/mix.png?layers=0-99", {}, 400, "style layers 0..5"),
+    ("get", "/api/runs/faces/mix.png?layers=middle", {}, 400, "no middle layers"),
     ("post", "/api/runs/digits/stylize", {"files": {"content": ("c.png", png()), "style": ("s.png", png())}}, 400,
      "does not stylize"),
     ("post", "/api/runs/style/stylize", {"files": {"content": ("c.png", png())}}, 422, "style"),

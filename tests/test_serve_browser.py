@@ -79,7 +79,7 @@ def test_index_lists_every_run_and_links_to_its_page(page, server):
     page.goto(server + "/")
     page.wait_for_selector("#runs a")
     names = page.locator("#runs a").all_inner_texts()
-    assert sorted(names) == ["digits", "hospitals", "ring", "style"]
+    assert sorted(names) == ["digits", "faces", "hospitals", "ring", "style"]
     page.click("text=digits")
     page.wait_for_url("**/runs/digits*")
     ready(page)
@@ -160,3 +160,24 @@ def test_style_upload_and_alpha(page, server, tmp_path):
     page.click("#stylize-go")
     page.wait_for_selector("#error:not([hidden])")
     assert "not an image" in page.inner_text("#error")
+
+
+def test_truncation_slider_and_style_mixing(page, server):
+    page.goto(server + "/runs/faces?seed=5&n=4")
+    assert ready(page) == "5"
+    plain = image_bytes(page)
+    count = shown(page)
+    page.fill("#truncation", "0.5")
+    page.dispatch_event("#truncation", "change")
+    assert ready(page, count) == "5"  # the slider keeps the seed and changes the picture
+    assert "truncation=0.5" in page.url and image_bytes(page) != plain
+    page.fill("#mix-rows", "0,1")
+    page.fill("#mix-cols", "2,3")
+    page.select_option("#mix-layers", "fine")
+    page.click("#mix-go")
+    page.wait_for_function("Number(document.body.dataset.mixed || 0) > 0")
+    assert page.is_visible("#mixed")
+    page.fill("#mix-rows", "x")
+    page.click("#mix-go")
+    page.wait_for_selector("#error:not([hidden])")
+    assert "rows: 1 to 8" in page.inner_text("#error")

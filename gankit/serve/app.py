@@ -3,7 +3,8 @@ CDN) and a JSON/PNG API over the served runs (`create_app`). OpenAPI schema at /
 
     GET  /api/runs                              the served runs and their controls
     GET  /api/runs/{run}                        one of them
-    GET  /api/runs/{run}/sample.png?seed=&n=&class=&ema=&domain=    a grid (images) or a scatter (2-D points)
+    GET  /api/runs/{run}/sample.png?seed=&n=&class=&ema=&domain=&truncation=    a grid (images) or a scatter
+    GET  /api/runs/{run}/mix.png?rows=&cols=&layers=                 a style-mixing grid (style-based runs)
     GET  /api/runs/{run}/sample.csv?...         rows (tables, points)
     GET  /api/runs/{run}/sample?...             JSON: the seed and options used, a permalink, rows for tables
     POST /api/runs/{run}/sample                 the same, the options in a JSON body
@@ -32,7 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import GankitError
 from .batching import Batcher
-from .runs import ServedRun, csv_text, json_rows, png_bytes
+from .runs import ServedRun, csv_text, grid_png, json_rows, png_bytes
 from .uploads import MAX_BYTES, decode_image
 
 SEED_MAX = 2**31 - 1
@@ -50,6 +51,18 @@ class SampleBody(BaseModel):
     cls: int | None = Field(None, alias="class")
     ema: bool | None = None
     domain: str | None = None
+    truncation: float | None = Field(None, ge=0.0, le=1.0)
+
+
+MIX_SEEDS = 8  # at most this many rows and columns in a served mixing grid
+
+
+def mix_seeds(text: str, what: str) -> list[int]:
+    """'1,2,3' -> seeds for a mixing grid (1 to MIX_SEEDS of them, each in [0, SEED_MAX])."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts or len(parts) > MIX_SEEDS or not all(p.isdigit() and int(p) <= SEED_MAX for p in parts):
+        raise HTTPException(422, f"{what}: 1 to {MIX_SEEDS} comma-separated seeds in 0..{SEED_MAX}")
+    return [int(p) for p in parts]
 
 
 def error(status: int, reason: str) -> JSONResponse:
@@ -125,7 +138,7 @@ def create_app(runs: dict[str, ServedRun], token: str | None = None, window: flo
         """Check a request against the run (n, class, options) and fix its seed: (seed, condition, options)."""
         if ask.n > run.max_n:
             raise HTTPException(422, f"n: at most {run.max_n} {run.kind} samples per request")
-        condition, options = run.condition(ask.cls, ask.n), run.options(ask.ema, ask.domain)
+        condition, options = run.condition(ask.cls, ask.n), run.options(ask.ema, ask.domain, ask.truncation)
         return random.randrange(SEED_MAX) if ask.seed is None else ask.seed, condition, options
 
     async def draw(run: ServedRun, ask: SampleBody):
@@ -133,7 +146,8 @@ def create_app(runs: dict[str, ServedRun], token: str | None = None, window: flo
         return await batchers[run.name].sample(ask.n, seed, condition, **options), seed
 
     def used(run: ServedRun, ask: SampleBody, seed: int) -> dict:
-        values = {"seed": seed, "n": ask.n, "class": ask.cls, "ema": ask.ema, "domain": ask.domain}
+        values = {"seed": seed, "n": ask.n, "class": ask.cls, "ema": ask.ema, "domain": ask.domain,
+                  "truncation": ask.truncation}
         query = urlencode({k: v for k, v in values.items() if v is not None})
         return {"run": run.name, **values, "step": run.pipe.step, "permalink": f"/runs/{run.name}?{query}",
                 "png": f"/api/runs/{run.name}/sample.png?{query}" if run.kind != "table" else None,
@@ -144,9 +158,10 @@ def create_app(runs: dict[str, ServedRun], token: str | None = None, window: flo
               cls: int | None = Query(None, alias="class", ge=0, description="a class, for conditional runs"),
               ema: bool | None = Query(None, description="sample G_ema (true) or G (false)"),
               domain: str | None = Query(None, max_length=100, description="the domain to sample (multi-domain tables)"),
+              truncation: float | None = Query(None, ge=0.0, le=1.0, description="truncation ψ (style-based runs)"),
               ) -> SampleBody:
         """The query parameters of the GET sample endpoints, as the POST body reads them."""
-        return SampleBody(seed=seed, n=n, cls=cls, ema=ema, domain=domain)
+        return SampleBody(seed=seed, n=n, cls=cls, ema=ema, domain=domain, truncation=truncation)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index():
@@ -183,6 +198,21 @@ def create_app(runs: dict[str, ServedRun], token: str | None = None, window: flo
         samples, seed = await draw(served, ask)
         data = await asyncio.to_thread(png_bytes, served, samples)  # encoding off the event loop
         return Response(data, media_type="image/png", headers=sample_headers(seed, ask.n))
+
+    @app.get("/api/runs/{run}/mix.png", response_class=Response)
+    async def mix_png(run: str, rows: str = Query("0,1,2", max_length=100, description="seeds of source A"),
+                      cols: str = Query("3,4,5", max_length=100, description="seeds of source B"),
+                      layers: str = Query("coarse", max_length=20, description="B's layers: coarse, middle, fine, A-B")):
+        """The style-mixing grid (StyleGAN Fig. 3): rows' styles with `layers` taken from the columns."""
+        served = find(run)
+        if not served.mixing:
+            raise HTTPException(400, f"run {run} ({served.recipe.name}) has no W space to mix styles in")
+        row_seeds, col_seeds = mix_seeds(rows, "rows"), mix_seeds(cols, "cols")
+        from ..latents import mix
+
+        images, per_row = await batchers[run].call(lambda: mix(served.pipe, row_seeds, col_seeds, layers))
+        data = await asyncio.to_thread(grid_png, images, per_row)
+        return Response(data, media_type="image/png")
 
     @app.get("/api/runs/{run}/sample.csv", response_class=Response)
     async def sample_csv(run: str, ask: SampleBody = Depends(asked)):

@@ -1,7 +1,8 @@
 """The runs a server serves: each loaded once and shared by every request, with what it can be asked (its
 controls) and how its samples become bytes (PNG, CSV, JSON).
 
-The controls follow from the run, not from a list of methods: a class menu for conditional recipes, an EMA
+The controls follow from the run, not from a list of methods: a truncation slider and a style-mixing grid where
+the recipe samples with `truncation` and has a W space, a class menu for conditional recipes, an EMA
 switch where the run keeps G_ema, a domain menu where the recipe samples into named domains, uploads for a
 recipe whose `serve_form` is "stylize" (a content and a style image), a scatter for 2-D points, a table for
 tabular data.
@@ -69,12 +70,19 @@ class ServedRun:
     def has_ema(self) -> bool:
         return self.takes("ema") and any(n.endswith("_ema") for n in self.pipe.nets)
 
+    @property
+    def mixing(self) -> list[str]:
+        """The style-layer groups a style-mixing grid can take from its columns ([] without a W space)."""
+        space = self.recipe.style_space(self.pipe.nets)
+        return [] if space is None else [k for k, (a, b) in space.layer_groups().items() if b > a]
+
     def info(self) -> dict:
         """What the page and `GET /api/runs/{run}` show: the run and its controls."""
         form = self.recipe.serve_form
         return {"name": self.name, "recipe": self.recipe.name, "kind": self.kind, "step": self.pipe.step,
                 "shape": list(self.pipe.spec.shape), "data": self.pipe.spec.name, "max_n": self.max_n,
                 "controls": {"classes": self.classes, "ema": self.has_ema, "domains": self.domains,
+                             "truncation": self.takes("truncation"), "mixing": self.mixing,
                              "stylize": form == "stylize", "scatter": self.kind == "points",
                              "table": self.kind == "table"},
                 "export": self.exportable}
@@ -102,8 +110,12 @@ class ServedRun:
             return torch.full((n,), cls) if cls is not None else torch.arange(n) % len(classes)
         return cls
 
-    def options(self, ema: bool | None, domain: str | None) -> dict:
+    def options(self, ema: bool | None, domain: str | None, truncation: float | None = None) -> dict:
         options = {}
+        if truncation is not None:
+            if not self.takes("truncation"):
+                raise GankitError(f"run {self.name} ({self.recipe.name}) has no truncation option")
+            options["truncation"] = truncation
         if ema is not None:
             if not self.takes("ema"):
                 raise GankitError(f"run {self.name} has no ema option")
@@ -133,13 +145,18 @@ def load_runs(paths: list[str], device: str | None = None) -> dict[str, ServedRu
     return runs
 
 
+def grid_png(images, per_row: int) -> bytes:
+    """Images [N, C, H, W] in [-1, 1] as one PNG grid, `per_row` to a row."""
+    buf = io.BytesIO()
+    viz.grid_picture(images.detach().float().cpu(), per_row).save(buf, format="PNG")
+    return buf.getvalue()
+
+
 def png_bytes(run: ServedRun, samples: Samples) -> bytes:
     """The samples as one PNG: an image grid, or a scatter of 2-D points."""
     data = samples.data.detach().float().cpu()
     if run.kind == "image":
-        buf = io.BytesIO()
-        viz.grid_picture(data, max(1, math.ceil(math.sqrt(len(data))))).save(buf, format="PNG")
-        return buf.getvalue()
+        return grid_png(data, max(1, math.ceil(math.sqrt(len(data)))))
     if run.kind == "points" and data.shape[1] == 2:
         with PYPLOT, tempfile.TemporaryDirectory() as tmp:
             return viz.save_scatter(data, Path(tmp) / "s.png", means=run.pipe.spec.meta.get("means")).read_bytes()

@@ -59,6 +59,14 @@ function buildControls(info, params) {
     select("class", "class", [["", "any"], ...c.classes.map((name, i) => [String(i), name])], params.get("class") || "");
   if (c.domains.length)
     select("domain", "domain", c.domains.map((d) => [d, d]), params.get("domain") || c.domains[0]);
+  if (c.truncation) {
+    const psi = document.createElement("input");
+    Object.assign(psi, { type: "range", id: "truncation", name: "truncation", min: 0, max: 1, step: 0.05,
+                         value: params.get("truncation") || 1 });
+    const shownPsi = Object.assign(document.createElement("output"), { id: "truncation-value", textContent: psi.value });
+    psi.oninput = () => { shownPsi.textContent = psi.value; };
+    field("truncation ψ", psi).after(shownPsi);
+  }
   if (c.ema) {
     const ema = document.createElement("input");
     Object.assign(ema, { type: "checkbox", id: "ema", name: "ema", checked: params.get("ema") !== "false" });
@@ -73,6 +81,7 @@ function query(info, seed) {
   if ($("class") && $("class").value !== "") q.set("class", $("class").value);
   if ($("domain")) q.set("domain", $("domain").value);
   if ($("ema") && !$("ema").checked) q.set("ema", "false");
+  if ($("truncation") && Number($("truncation").value) !== 1) q.set("truncation", $("truncation").value);
   return q;
 }
 
@@ -150,6 +159,21 @@ async function stylize(info) {
   document.body.dataset.stylized = String(Number(document.body.dataset.stylized || 0) + 1);
 }
 
+async function mixStyles(info) {
+  showError("");
+  const q = new URLSearchParams({ rows: $("mix-rows").value, cols: $("mix-cols").value, layers: $("mix-layers").value });
+  const response = await fetch(`/api/runs/${encodeURIComponent(info.name)}/mix.png?${q}`, { credentials: "same-origin" });
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    throw new Error(body.error || response.statusText);
+  }
+  const blob = await response.blob();
+  const img = $("mixed");
+  await new Promise((resolve) => { img.onload = resolve; img.src = URL.createObjectURL(blob); });
+  img.hidden = false;
+  document.body.dataset.mixed = String(Number(document.body.dataset.mixed || 0) + 1);
+}
+
 async function runPage() {
   const name = decodeURIComponent(location.pathname.split("/").pop());
   const info = await getJSON(`/api/runs/${encodeURIComponent(name)}`);
@@ -167,6 +191,11 @@ async function runPage() {
     $("stylize").hidden = false;
     $("alpha").oninput = () => { $("alpha-value").textContent = $("alpha").value; };
     $("stylize").onsubmit = () => { stylize(info).catch((e) => showError(e.message)); return false; };
+  }
+  if (info.controls.mixing.length) {
+    $("mixing").hidden = false;
+    for (const group of info.controls.mixing) $("mix-layers").add(new Option(group, group));
+    $("mixing").onsubmit = () => { mixStyles(info).catch((e) => showError(e.message)); return false; };
   }
   let seed = params.has("seed") ? Number(params.get("seed")) : randomSeed();
   const refresh = (newSeed) => { if (newSeed) seed = randomSeed(); show(info, seed).catch((e) => showError(e.message)); };
