@@ -291,3 +291,21 @@ def test_growing_recipes_refuse_switches_their_nets_lack(tiny_images):
     for name in ("progan", "stylegan"):
         with pytest.raises(GankitError, match="does not support"):
             make(name, tiny_images, **{"remedy.condition": "cgan"})
+
+
+def test_a_folder_of_mixed_sizes_modes_and_corrupt_files_trains_with_one_warning(tmp_path, capsys):
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i, (mode, size) in enumerate([("RGB", (40, 30)), ("L", (64, 64)), ("RGBA", (20, 20)), ("P", (33, 17))] * 3):
+        Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).convert(mode).save(
+            folder / f"{i}.{'jpg' if mode == 'L' else 'png'}")
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    (folder / "notes.jpg").write_text("a text file")
+    capsys.readouterr()
+    assert run_cli("train", "progan", "--data", f"folder:{folder}", "--preset", "smoke", "--set", "resolution=16",
+                   "--out", tmp_path / "runs", "--no-progress") == 0
+    err = capsys.readouterr().err
+    assert err.count("skipped 2 of 14 images that could not be read") == 1, err
+    [run] = (tmp_path / "runs").iterdir()
+    assert gankit.load(run)(2, seed=0).data.shape == (2, 3, 16, 16)

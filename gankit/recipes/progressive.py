@@ -26,10 +26,10 @@ from .base import SMOKE_RUN, StepContext
 
 
 # What the growing recipes' presets share: tiny nets that grow every step (smoke); 32×32 data such as
-# mnist5k and faces on a CPU: 64 feature maps at most, 12k-image phases, big batches at low resolution.
+# mnist5k and faces on a CPU: 64 feature maps at most, 8k-image phases, big batches at low resolution.
 SMOKE = {**SMOKE_RUN, "batch_size": 8, "z_dim": 8, "G.fmaps": 64, "G.fmap_max": 8, "D.fmaps": 64,
          "D.fmap_max": 8, "phase_images": 8}
-CPU = {"z_dim": 128, "G.fmaps": 1024, "G.fmap_max": 64, "D.fmaps": 1024, "D.fmap_max": 64, "phase_images": 12_000,
+CPU = {"z_dim": 128, "G.fmaps": 1024, "G.fmap_max": 64, "D.fmaps": 1024, "D.fmap_max": 64, "phase_images": 8_000,
        "level_batch": "4:64,8:64,16:32,32:32", "batch_size": 32, "log_every": 100, "sample_every": 1000,
        "ckpt_every": 1000}
 # The papers' widths and 600k-image phases; the batch shrinks with the resolution as in the official schedules

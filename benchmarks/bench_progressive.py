@@ -1,0 +1,257 @@
+"""ProGAN / StyleGAN measurements (issue: ProGAN and StyleGAN), each sub-command printing JSON.
+
+  curves    one variant trained on mnist5k for --minutes of CPU time (this process's, training steps only),
+            classifier-FID (2,000 samples, the shipped digit classifier's features) every --eval-every
+            CPU-minutes: quality against CPU time. Variants: `progan`, `progan+progressive=false` (the same
+            final nets at full resolution from step 0), `stylegan`, `dcgan` (gankit's tuned CPU DCGAN).
+  analyse   a trained stylegan run: perceptual path length in Z and W (full and end-point, StyleGAN §4.1,
+            in the digit classifier's features instead of VGG/LPIPS), style mixing read by the classifier,
+            precision/recall against truncation ψ, and ψ = 0 against the image of w̄.
+  speed     training and sampling images/s of the StyleGAN nets through gankit's trainer against a plain
+            eager loop of the same nets and the same step math (NS loss + R1, style mixing, EMA), side by
+            side in one process (ratio = gankit time / plain time), at 32² and 64²; peak RSS.
+  onnx      export the full generator (mapping + truncation + synthesis, const noise) of a run and compare
+            it with PyTorch in onnxruntime.
+
+    python benchmarks/bench_progressive.py curves --variant stylegan --minutes 15 --keep runs-bench/stylegan
+    python benchmarks/bench_progressive.py analyse runs-bench/stylegan
+    python benchmarks/bench_progressive.py speed
+    python benchmarks/bench_progressive.py onnx runs-bench/stylegan
+"""
+
+import argparse
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+import torch
+from bench_modes import split_variant
+
+import gankit
+from gankit.evaluate import Evaluator
+from gankit.latents import slerp
+from gankit.metrics.features import digit_features
+from gankit.metrics.prdc import precision_recall
+from gankit.objectives import g_nonsaturating, r1_penalty
+from gankit.objectives.adversarial import d_minimax
+from gankit.train import Trainer
+from gankit.train.optim import ema_update
+
+FP32 = {"precision": "fp32", "tensorboard": False, "diagnostics": False, "log_every": 10**9,
+        "sample_every": 10**9, "ckpt_every": 10**9}
+PRESETS = {"progan": "cpu", "stylegan": "cpu", "dcgan": "demo"}
+
+
+def emit(row: dict) -> None:
+    print(json.dumps(row), flush=True)
+
+
+# ------------------------------------------------------------------------------ curves
+
+def curves(args) -> None:
+    recipe, sets = split_variant(args.variant)
+    data = gankit.load_dataset("mnist5k")
+    overrides = {**FP32, "steps": 10**7, "seed": args.seed, **sets}
+    rec, ds, _ = gankit.build(recipe, data, preset=PRESETS[recipe], overrides=overrides)
+    trainer = Trainer(rec, ds, args.keep, progress=False)
+    evaluator = Evaluator(data, ["fid"], n=2000, seed=args.seed)
+    cpu_used, next_eval, points = 0.0, args.eval_every * 60, []
+    start = time.perf_counter()
+    while cpu_used < args.minutes * 60:
+        t0 = time.process_time()
+        trainer.train_step()
+        cpu_used += time.process_time() - t0
+        if cpu_used >= next_eval or cpu_used >= args.minutes * 60:
+            fid = evaluator(rec, trainer.nets)["fid"]
+            stage = rec.stage(trainer.step) if hasattr(rec, "stage") else None
+            points.append({"cpu_minutes": round(cpu_used / 60, 2), "step": trainer.step, "fid": round(fid, 2),
+                           "resolution": 4 * 2 ** stage.level if stage else 32})
+            print(json.dumps({"variant": args.variant, **points[-1]}), file=sys.stderr, flush=True)
+            next_eval += args.eval_every * 60
+    if args.keep:
+        trainer.save_checkpoint()
+    emit({"benchmark": "progressive_curves", "variant": args.variant, "seed": args.seed, "threads":
+          torch.get_num_threads(), "cpu_minutes": args.minutes, "wall_minutes": round((time.perf_counter() - start) / 60, 1),
+          "points": points, "run": str(args.keep) if args.keep else None})
+
+
+# ------------------------------------------------------------------------------ analyse
+
+@torch.no_grad()
+def path_length(space, extractor, n: int, space_name: str, end: bool, eps: float = 1e-4, seed: int = 0) -> float:
+    """Mean of d(img(t), img(t + ε)) / ε² over random pairs, d the squared L2 distance of the classifier's
+    features, t ~ U(0, 1) (full) or t ∈ {0, 1} (end); slerp in Z, lerp in W; const noise."""
+    g = torch.Generator().manual_seed(seed)
+    z0, z1 = torch.randn(n, space.G.mapping.layers[0].weight.shape[1], generator=g), \
+        torch.randn(n, space.G.mapping.layers[0].weight.shape[1], generator=g)
+    t = (torch.rand(n, generator=g) > 0.5).float() if end else torch.rand(n, generator=g)
+    if space_name == "z":
+        a, b = slerp(z0, z1, t), slerp(z0, z1, (t + eps).clamp(max=1.0) if not end else t + eps * (1 - 2 * t))
+        wa, wb = space.map(a), space.map(b)
+    else:
+        w0, w1 = space.map(z0), space.map(z1)
+        t2 = t + eps * (1 - 2 * t) if end else t + eps
+        wa, wb = torch.lerp(w0, w1, t.view(-1, 1)), torch.lerp(w0, w1, t2.view(-1, 1))
+    fa, _ = extractor.extract(space.synthesize(space.broadcast(wa)))
+    fb, _ = extractor.extract(space.synthesize(space.broadcast(wb)))
+    d = (fa - fb).pow(2).sum(1) / eps ** 2
+    lo, hi = torch.quantile(d, 0.01), torch.quantile(d, 0.99)  # the paper drops the 1% tails
+    return float(d[(d >= lo) & (d <= hi)].mean())
+
+
+@torch.no_grad()
+def mixing_labels(space, extractor, pairs: int, seed: int = 1) -> dict:
+    """How the classifier labels mixes: coarse styles (4²-8²) from A and the rest from B, and the reverse."""
+    g = torch.Generator().manual_seed(seed)
+    z_dim = space.G.mapping.layers[0].weight.shape[1]
+    wa, wb = space.map(torch.randn(pairs, z_dim, generator=g)), space.map(torch.randn(pairs, z_dim, generator=g))
+    ws_a, ws_b = space.broadcast(wa), space.broadcast(wb)
+    start, end = space.layer_groups()["coarse"]
+
+    def label(ws):
+        return extractor.extract(space.synthesize(ws), logits=True)[1].argmax(1)
+
+    la, lb = label(ws_a), label(ws_b)
+    differ = la != lb
+    coarse_a = ws_b.clone()
+    coarse_a[:, start:end] = ws_a[:, start:end]       # A's coarse styles, B's middle and fine
+    fine_b = ws_a.clone()
+    fine_b[:, end:] = ws_b[:, end:]                    # A's coarse, B's middle and fine: the same mix
+    coarse_b = ws_a.clone()
+    coarse_b[:, start:end] = ws_b[:, start:end]        # B's coarse styles, A's middle and fine
+    l1, l2 = label(coarse_a), label(coarse_b)
+    return {"pairs": pairs, "pairs_with_different_digits": int(differ.sum()),
+            "coarse_from_A_labelled_A": round(float((l1 == la)[differ].float().mean()), 4),
+            "coarse_from_A_labelled_B": round(float((l1 == lb)[differ].float().mean()), 4),
+            "coarse_from_B_labelled_B": round(float((l2 == lb)[differ].float().mean()), 4),
+            "coarse_from_B_labelled_A": round(float((l2 == la)[differ].float().mean()), 4),
+            "layers": {"coarse": [start, end], "num_ws": space.num_ws}}
+
+
+@torch.no_grad()
+def truncation_table(pipe, extractor, real_features, psis, n: int) -> list[dict]:
+    rows = []
+    for psi in psis:
+        fake = pipe(n, seed=7, truncation=psi, noise="const").data
+        f, _ = extractor.extract(fake)
+        pr = precision_recall(real_features, f)
+        rows.append({"psi": psi, "precision": round(float(pr["precision"]), 4), "recall": round(float(pr["recall"]), 4)})
+    return rows
+
+
+def analyse(args) -> None:
+    pipe = gankit.load(args.run)
+    space = pipe.recipe.style_space(pipe.nets)
+    extractor = digit_features()
+    data = gankit.load_dataset("mnist5k")
+    real, _ = extractor.extract(data.all().x)
+    ppl = {f"{name}_{kind}": round(path_length(space, extractor, args.n, name, kind == "end"), 3)
+           for name in ("z", "w") for kind in ("full", "end")}
+    zero = pipe(4, seed=3, truncation=0.0, cutoff=space.num_ws, noise="const").data
+    of_avg = space.synthesize(space.broadcast(space.w_avg.unsqueeze(0)))
+    emit({"benchmark": "stylegan_analysis", "run": str(args.run), "step": pipe.step, "ppl": ppl,
+          "mixing": mixing_labels(space, extractor, args.pairs),
+          "truncation": truncation_table(pipe, extractor, real, [1.0, 0.7, 0.5, 0.25, 0.0], args.n),
+          "psi0_vs_w_avg_image_max_abs_diff": float((zero - of_avg).abs().max())})
+
+
+# ------------------------------------------------------------------------------ speed
+
+def plain_loop(G, D, G_ema, opt_g, opt_d, reals, z_dim: int, gamma: float = 10.0):
+    """The same step as gankit's stylegan recipe, written out: D (NS loss + R1 on reals), then G, then EMA."""
+    def step(x):
+        z = torch.randn(len(x), z_dim)
+        with torch.no_grad():
+            fake = G(z)
+        D.requires_grad_(True)
+        loss_d = d_minimax(D(x), D(fake)) + r1_penalty(D, x, gamma)
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        D.requires_grad_(False)
+        loss_g = g_nonsaturating(D(G(torch.randn(len(x), z_dim))))
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        ema_update(G_ema, G, 0.999)
+    return step
+
+
+def speed(args) -> None:
+    rows = []
+    for resolution in (32, 64):
+        data = gankit.load_dataset("faces", resolution=resolution)
+        sets = {**FP32, "progressive": False, "steps": 10**7, "reuse_fakes": False, "batch_size": 32}
+        rec, ds, _ = gankit.build("stylegan", data, preset="cpu", overrides=sets)
+        trainer = Trainer(rec, ds, None, progress=False)
+        nets = rec.build_nets()
+        G, D = nets["G"], nets["D"]
+        G_ema = gankit.train.optim.ema_copy(G)
+        opt_g = torch.optim.Adam(G.parameters(), lr=1e-3, betas=(0.0, 0.99))
+        opt_d = torch.optim.Adam(D.parameters(), lr=1e-3, betas=(0.0, 0.99))
+        reals = ds.all().x[:32]
+        plain = plain_loop(G, D, G_ema, opt_g, opt_d, reals, rec.cfg.z_dim)
+        trainer.train_step(), plain(reals)            # warm-up
+        times = {"gankit": [], "plain": []}
+        for _ in range(args.repeats):                 # interleaved, so drift in machine load hits both
+            t0 = time.perf_counter()
+            trainer.train_step()
+            times["gankit"].append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            plain(reals)
+            times["plain"].append(time.perf_counter() - t0)
+        med = {k: sorted(v)[len(v) // 2] for k, v in times.items()}
+        t0 = time.perf_counter()
+        rec.sample(trainer.nets, 256, generator=torch.Generator().manual_seed(0))
+        sampling = 256 / (time.perf_counter() - t0)
+        rows.append({"resolution": resolution, "batch": 32, "train_images_per_s_gankit": round(32 / med["gankit"], 1),
+                     "train_images_per_s_plain": round(32 / med["plain"], 1),
+                     "ratio_gankit_over_plain_time": round(med["gankit"] / med["plain"], 3),
+                     "sample_images_per_s": round(sampling, 1),
+                     "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)})
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    emit({"benchmark": "stylegan_speed", "threads": torch.get_num_threads(), "repeats": args.repeats,
+          "note": "gankit's step also runs style mixing (p 0.9) and w_avg tracking; the plain loop calls the "
+                  "same G, whose forward does both in training mode", "rows": rows})
+
+
+# ------------------------------------------------------------------------------ onnx
+
+def onnx(args) -> None:
+    from gankit.export import export_pipeline
+
+    pipe = gankit.load(args.run)
+    out = {}
+    for psi in (1.0, 0.7):
+        path, diff = export_pipeline(pipe, "onnx", Path(args.run) / "export" / f"stylegan_psi{psi}.onnx",
+                                     truncation=psi)
+        out[f"psi_{psi}"] = {"file": str(path), "max_abs_diff": diff}
+    emit({"benchmark": "stylegan_onnx", "run": str(args.run), **out})
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("curves")
+    c.add_argument("--variant", required=True)
+    c.add_argument("--minutes", type=float, default=15.0)
+    c.add_argument("--eval-every", type=float, default=2.5)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--keep", type=Path, default=None, help="run folder for the final checkpoint")
+    a = sub.add_parser("analyse")
+    a.add_argument("run", type=Path)
+    a.add_argument("--n", type=int, default=2000)
+    a.add_argument("--pairs", type=int, default=1000)
+    s = sub.add_parser("speed")
+    s.add_argument("--repeats", type=int, default=10)
+    o = sub.add_parser("onnx")
+    o.add_argument("run", type=Path)
+    args = p.parse_args(argv)
+    {"curves": curves, "analyse": analyse, "speed": speed, "onnx": onnx}[args.command](args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
