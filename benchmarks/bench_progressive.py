@@ -10,6 +10,7 @@
   speed     training and sampling images/s of the StyleGAN nets through gankit's trainer against a plain
             eager loop of the same nets and the same step math (NS loss + R1, style mixing, EMA), side by
             side in one process (ratio = gankit time / plain time), at 32² and 64²; peak RSS.
+  stream    stylegan at 64² on a folder of generated RGB JPEGs streamed from disk: memory over training.
   onnx      export the full generator (mapping + truncation + synthesis, const noise) of a run and compare
             it with PyTorch in onnxruntime.
 
@@ -217,6 +218,39 @@ def speed(args) -> None:
                   "same G, whose forward does both in training mode", "rows": rows})
 
 
+# ------------------------------------------------------------------------------ stream
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
+
+
+def stream(args) -> None:
+    """stylegan at 64² from a folder of --images generated RGB JPEGs streamed from disk: RSS over the steps."""
+    import numpy as np
+    from PIL import Image
+
+    folder = Path(args.root) / f"faces-{args.images}"
+    if not folder.exists():
+        folder.mkdir(parents=True)
+        rng = np.random.default_rng(0)
+        for i in range(args.images):  # smooth random blobs, 96x80, as JPEG
+            base = rng.integers(0, 256, (6, 5, 3), dtype=np.uint8)
+            Image.fromarray(base).resize((96, 80), Image.Resampling.BICUBIC).save(folder / f"{i:05d}.jpg", quality=90)
+    sets = {**FP32, "steps": 10**7, "resolution": 64, "stream": "disk", "data_workers": 2, "batch_size": 16, "phase_images": 16 * args.steps // 12,
+            "G.fmaps": 256, "G.fmap_max": 32, "D.fmaps": 256, "D.fmap_max": 32, "z_dim": 64, "w_dim": 64}
+    rec, ds, _ = gankit.build("stylegan", f"folder:{folder}", preset="cpu", overrides=sets)
+    trainer = Trainer(rec, ds, None, progress=False)
+    trace = []
+    for step in range(args.steps):
+        trainer.train_step()
+        if step % max(1, args.steps // 10) == 0 or step == args.steps - 1:
+            trace.append({"step": step + 1, "resolution": 4 * 2 ** rec.stage(step).level, "rss_mib": round(rss_mib())})
+            print(json.dumps(trace[-1]), file=sys.stderr, flush=True)
+    emit({"benchmark": "stylegan_stream", "images": args.images, "resolution": 64, "stream": type(ds).__name__,
+          "trace": trace, "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)})
+
+
 # ------------------------------------------------------------------------------ onnx
 
 def onnx(args) -> None:
@@ -246,10 +280,14 @@ def main(argv=None) -> int:
     a.add_argument("--pairs", type=int, default=1000)
     s = sub.add_parser("speed")
     s.add_argument("--repeats", type=int, default=10)
+    m = sub.add_parser("stream")
+    m.add_argument("--images", type=int, default=3000)
+    m.add_argument("--steps", type=int, default=240)
+    m.add_argument("--root", default="/tmp/gankit-progressive-bench")
     o = sub.add_parser("onnx")
     o.add_argument("run", type=Path)
     args = p.parse_args(argv)
-    {"curves": curves, "analyse": analyse, "speed": speed, "onnx": onnx}[args.command](args)
+    {"curves": curves, "analyse": analyse, "speed": speed, "stream": stream, "onnx": onnx}[args.command](args)
     return 0
 
 
