@@ -89,6 +89,8 @@ class AdversarialRecipe(Recipe):
     cfg: AdversarialConfig
     auto_preset = {"points": "toy", "table": "toy"}
     losses = ("loss/D", "loss/G")
+    # remedy.* switches (RemedyConfig field names) this recipe's nets cannot honour; switching one on is an error
+    unsupported_remedies: ClassVar[dict[str, str]] = {}
 
     # -- what subclasses customize -----------------------------------------------------------
     def base_objective(self) -> Objective:
@@ -135,6 +137,10 @@ class AdversarialRecipe(Recipe):
 
     def check(self) -> None:
         cfg = self.cfg
+        defaults = RemedyConfig()
+        for key, why in self.unsupported_remedies.items():
+            if getattr(cfg.remedy, key) != getattr(defaults, key):
+                raise GankitError(f"{self.name} does not support remedy.{key} ({why})")
         if self.conditional and self.spec.num_classes < 2:
             raise GankitError(f"remedy.condition={cfg.remedy.condition} needs labelled data; "
                               f"{self.spec.name} has no classes")

@@ -34,14 +34,6 @@ class ProGANConfig(WGANGPConfig, GrowthConfig):
     channels_last: bool = param(False, "channels_last memory layout (slower for these nets on CPUs)")
 
 
-def check_growing_family(recipe) -> None:
-    """What the growing nets do not support of the GAN family's switches."""
-    remedy = recipe.cfg.remedy
-    if recipe.conditional or remedy.pack > 1 or remedy.unroll_steps or remedy.historical_averaging:
-        raise GankitError(f"{recipe.name} does not support remedy.condition, pack, unroll_steps or "
-                          "historical_averaging (its nets are unconditional and grow)")
-
-
 @register
 class ProGAN(Progressive, WGANGP):
     name = "progan"
@@ -55,7 +47,6 @@ class ProGAN(Progressive, WGANGP):
     def check(self) -> None:
         super().check()
         self.check_growth()
-        check_growing_family(self)
 
     def build_nets(self) -> dict[str, nn.Module]:
         channels, resolution = self.spec.shape[0], self.spec.shape[-1]

@@ -108,6 +108,13 @@ class Progressive:
     `level_batch`, `reset_optimizers`, `batch_size`."""
 
     _stage: Stage | None = None
+    # the growing nets are unconditional, judge one image at a time and change shape as they grow
+    unsupported_remedies = {
+        "condition": "its nets are unconditional",
+        "pack": "its discriminator grows and judges one image at a time; minibatch stddev plays that role",
+        "unroll_steps": "unrolled copies of a growing discriminator are not supported",
+        "historical_averaging": "the parameter set changes as the nets grow",
+    }
 
     @property
     def levels(self) -> int:

@@ -20,7 +20,6 @@ from ..errors import GankitError
 from ..nets.progressive import ProgressiveDiscriminator, StyleGANGenerator
 from .adversarial import SAMPLE_CHUNK
 from .base import register
-from .progan import check_growing_family
 from .progressive import CPU, PAPER, SMOKE, GrowDConfig, GrownSampler, GrowNetConfig, GrowthConfig, Progressive
 from .r1 import R1Config, R1GAN
 from .wgan_gp import adam
@@ -93,7 +92,6 @@ class StyleGAN(Progressive, R1GAN):
     def check(self) -> None:
         super().check()
         self.check_growth()
-        check_growing_family(self)
 
     def build_nets(self) -> dict[str, nn.Module]:
         cfg, channels, resolution = self.cfg, self.spec.shape[0], self.spec.shape[-1]
