@@ -25,6 +25,10 @@ class Modality:
         """Real samples drawn under every preview (None: previews show generated samples only)."""
         return None
 
+    def check_out(self, out: Path, spec) -> Path:
+        """`gankit sample --out` checked before sampling: by default a file of one of `extensions`."""
+        return check_extension(out, self.extensions, spec)
+
     def write(self, samples: Tensor, spec, out: Path, rows: int | None = None, title: str = "") -> list[Path]:
         """Write samples to `out` (its extension picks the format); returns the files written."""
         out = check_extension(out, self.extensions, spec)
