@@ -190,8 +190,10 @@ def _musegan(ev, fake, names):
 
 
 def _sequence(ev, fake, names):
+    from ..data.base import to_data_space
+
     modality = MODALITY_OF[ev.spec.kind]
-    real = _numpy(ev.real_images())
+    real = _numpy(to_data_space(ev.spec, ev.real_images()))  # events are stored standardized
     out = sequence_statistics([modality.notes(s, ev.spec) for s in _numpy(fake)])
     out.update({f"data/{k}": v for k, v in
                 sequence_statistics([modality.notes(s, ev.spec) for s in real]).items()})

@@ -104,7 +104,7 @@ class MuseGenerator(nn.Module):
             static, temporal = chunks.pop(0), self.temporal(chunks.pop(0))
             shared = [static.repeat_interleave(self.bars, 0), temporal.reshape(B * self.bars, d)]
         if cond is not None:
-            bars = cond.view(B * self.bars, self.steps, -1)                     # [B·bars, steps, P]
+            bars = cond.reshape(B * self.bars, self.steps, -1)                  # [B·bars, steps, P]
             shared.append(self.encoder(bars))
         if not self.private:
             return [torch.cat(shared, 1)]

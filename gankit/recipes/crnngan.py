@@ -118,8 +118,9 @@ class CRNNGAN(Recipe):
         return loss
 
     @torch.no_grad()
-    def sample(self, nets, n: int, generator: torch.Generator | None = None, condition=None) -> Tensor:
-        """n event sequences [n, L, features] in data space (beats, MIDI pitch, velocity)."""
+    def sample(self, nets, n: int, generator: torch.Generator | None = None, condition=None, ema: bool = True) -> Tensor:
+        """n event sequences [n, L, features] in data space (beats, MIDI pitch, velocity); `ema` changes
+        nothing (no EMA copy)."""
         G = nets["G"]
         z = self.latent(n, generator, next(G.parameters()).device)
         x = G(z).float().cpu() if n else torch.zeros(0, *self.spec.shape)

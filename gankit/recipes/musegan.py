@@ -198,8 +198,9 @@ class MuseGAN(Recipe):
 
     @torch.no_grad()
     def sample(self, nets, n: int, generator: torch.Generator | None = None, condition=None,
-               binarize: str | None = None) -> Tensor:
-        """n phrases [n, tracks, T, pitches]: binarised (the config's `binarize`, or this call's)."""
+               binarize: str | None = None, ema: bool = True) -> Tensor:
+        """n phrases [n, tracks, T, pitches]: binarised (the config's `binarize`, or this call's). `ema` is
+        accepted like other recipes' and changes nothing: musegan keeps no EMA copy."""
         G = nets["G"]
         device = next(G.parameters()).device
         z = self.latent(n, generator, device)
