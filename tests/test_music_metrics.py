@@ -96,3 +96,15 @@ def test_repetitions_count_repeated_ngrams_per_note():
 
 def test_tone_span_is_highest_minus_lowest():
     assert tone_span(notes([(0, 60), (1, 72), (2, 64)])) == 12.0
+
+
+def test_voice_crossing_and_range_violations():
+    from gankit.metrics.music import range_violations, voice_crossings
+
+    x = np.zeros((1, 2, 4, 24))
+    x[0, 0, :, 12] = 1            # upper voice on C5 (72) throughout
+    x[0, 1, :2, 5] = 1            # lower voice below it (F4) for two steps
+    x[0, 1, 2:, 16] = 1           # then above it (E5): two crossed steps of four
+    assert voice_crossings(x, lowest=LOWEST) == 50.0
+    # soprano 72 is inside C4-A5; the 'alto' E5 (76) is above G3-D5 on two of its four cells
+    assert range_violations(x, ["soprano", "alto"], lowest=LOWEST) == {"soprano": 0.0, "alto": 50.0}

@@ -119,3 +119,21 @@ def test_train_sample_eval_from_the_cli(tmp_path, capsys, monkeypatch):
     assert {"EB/piano", "UPC/bass", "QN/drums", "TD/piano-bass", "data/EB/piano", "polyphony"} <= set(scores)
     assert scores["data/EB/bass"] == 0.0  # the bass plays in every bar of the data
     assert np.isfinite(scores["data/TD/piano-bass"])
+
+
+def test_a_melody_from_a_midi_file_is_harmonised(tiny_pianoroll, tmp_path):
+    from gankit.data.midi import write_midi
+    from gankit.data.music import melody_roll
+
+    recipe = make("musegan", tiny_pianoroll, condition_track="upper")
+    nets = recipe.build_nets()
+    lowest = tiny_pianoroll.spec.meta["lowest_pitch"]
+    path = write_midi(tmp_path / "tune.mid", np.array([[0, 0, 8, lowest + 3, 90], [0, 8, 40, lowest + 5, 90]],
+                                                     np.int32), [{"name": "tune"}])
+    melody = melody_roll(path, tiny_pianoroll.spec)
+    assert melody.shape == tiny_pianoroll.spec.shape[1:] and melody[:8, 3].all() and melody[8:, 5].all()
+    out = recipe.sample(nets, 2, generator=torch.Generator().manual_seed(0), condition=melody)
+    assert torch.equal(out[:, 0], melody.expand(2, -1, -1))
+    high = write_midi(tmp_path / "high.mid", np.array([[0, 0, 4, 127, 90]], np.int32), [{"name": "x"}])
+    with pytest.raises(GankitError, match="outside the run's range"):
+        melody_roll(high, tiny_pianoroll.spec)

@@ -428,3 +428,23 @@ def track_entry(selector: str) -> dict:
         return {"name": "drums", "program": 0, "drums": True}
     program = GM_FAMILIES[key][0] if key in GM_FAMILIES else int(key.split("-")[0]) if key[:1].isdigit() else 0
     return {"name": selector, "program": program, "drums": False}
+
+
+def melody_roll(path: str | Path, spec: DataSpec, tracks: str = "all") -> torch.Tensor:
+    """A melody from a MIDI file as a track-conditional musegan run takes it: [T, pitches] on the run's
+    pitch axis, its first phrase (`sample(condition=melody_roll(path, pipe.spec))`)."""
+    from .midi import read_midi
+
+    tracks_, length, pitches = spec.shape
+    lowest = spec.meta["lowest_pitch"]
+    try:
+        notes = read_midi(Path(path), parse_selectors(tracks), STEPS_PER_BEAT,
+                          parse_time_signature(spec.meta["time_signature"]))
+    except MidiSkip as e:
+        raise GankitError(f"{path}: {e}") from None
+    outside = notes[(notes[:, 3] < lowest) | (notes[:, 3] >= lowest + pitches)]
+    if len(outside):
+        raise GankitError(f"{path}: pitch {int(outside[0, 3])} lies outside the run's range "
+                          f"{lowest}..{lowest + pitches - 1}")
+    notes[:, 0] = 0
+    return torch.from_numpy(pianoroll(notes, 1, length, lowest, pitches)[0]).float()

@@ -194,3 +194,33 @@ def sequence_statistics(songs: list[np.ndarray]) -> dict[str, float]:
         out[name] = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
     out["empty"] = float(np.mean([len(n) == 0 for n in songs])) if songs else float("nan")
     return out
+
+
+# ------------------------------------------------------------------------------ chorale voice leading
+
+SATB_RANGES = {"soprano": (60, 81), "alto": (55, 74), "tenor": (48, 69), "bass": (40, 62)}  # C4-A5, G3-D5, C3-A4, E2-D4
+
+
+def voice_crossings(rolls: np.ndarray, lowest: int) -> float:
+    """% of (step, adjacent voice pair) where both sound and the lower voice's top note is above the upper
+    voice's bottom note; tracks ordered from the highest voice down ([N, voices, T, P])."""
+    on = rolls > 0.5
+    pitches = np.arange(on.shape[-1]) + lowest
+    top = np.where(on, pitches, -1).max(-1)                          # [N, voices, T]
+    bottom = np.where(on, pitches, 999).min(-1)
+    both = (top[:, 1:] >= 0) & (bottom[:, :-1] < 999)
+    crossed = both & (top[:, 1:] > bottom[:, :-1])
+    return float(100.0 * crossed.sum() / max(both.sum(), 1))
+
+
+def range_violations(rolls: np.ndarray, names: list[str], lowest: int, ranges=SATB_RANGES) -> dict[str, float]:
+    """Per voice with a known range: % of its active (step, pitch) cells outside it."""
+    pitches = np.arange(rolls.shape[-1]) + lowest
+    out = {}
+    for k, name in enumerate(names):
+        if name in ranges:
+            on = rolls[:, k] > 0.5
+            lo, hi = ranges[name]
+            outside = on & ((pitches < lo) | (pitches > hi))
+            out[name] = float(100.0 * outside.sum() / max(on.sum(), 1))
+    return out
