@@ -137,3 +137,16 @@ def test_a_melody_from_a_midi_file_is_harmonised(tiny_pianoroll, tmp_path):
     high = write_midi(tmp_path / "high.mid", np.array([[0, 0, 4, 127, 90]], np.int32), [{"name": "x"}])
     with pytest.raises(GankitError, match="outside the run's range"):
         melody_roll(high, tiny_pianoroll.spec)
+
+
+def test_the_report_embeds_audio_players(tiny_events, tmp_path):
+    from gankit.report import media_files, render_html, render_markdown
+
+    run = gankit.train("crnngan", tiny_events, preset="smoke", out=tmp_path, progress=False)
+    media = media_files(run.path, run.path / "report")
+    assert [p.name for p in media] == [f"sample-00{i}.wav" for i in range(4)]
+    doc = {"title": "t", "summary": [], "warnings": [], "metrics": {}, "final": None, "classes": None,
+           "grids": [], "curves": [], "final_stats": {}, "media": media}
+    page = render_html(doc)
+    assert page.count("<audio controls") == 4 and "data:audio/wav;base64,UklGR" in page  # "RIFF" in base64
+    assert "(report/audio/sample-000.wav)" in render_markdown(doc, run.path)

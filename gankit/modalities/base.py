@@ -35,6 +35,10 @@ class Modality:
         np.save(out, samples.detach().cpu().numpy())
         return [out]
 
+    def report_media(self, pipe, folder: Path) -> list[Path]:
+        """Files the run report embeds besides pictures (audio renderings of samples), written to `folder`."""
+        return []
+
     def class_picture(self, samples: Tensor, spec, path: Path, per_class: int) -> Path | None:
         """One row per class (conditional runs' reports); None where the kind has no picture."""
         return None

@@ -23,6 +23,7 @@ TRACK_COLOURS = np.array([[0.85, 0.15, 0.15], [0.15, 0.55, 0.15], [0.15, 0.35, 0
 PREVIEW_SAMPLES = 8
 MUSEGAN_SAMPLES = 1250  # phrases per evaluation: 5,000 bars of 4-bar phrases (the benchmark uses 20,000 bars)
 TEMPO_BPM = 100.0
+REPORT_SAMPLES = 4
 
 
 def time_signature(spec) -> tuple[int, int]:
@@ -117,6 +118,12 @@ class MusicModality(Modality):
                                               f"{title} {stem.name}".strip(), columns=1),
                         write_wav(midi, stem.with_suffix(".wav"))]
         return written
+
+    def report_media(self, pipe, folder):
+        """Four samples (seed 0) as .mid, .png and .wav in the report's folder; the report embeds the audio."""
+        samples = pipe(REPORT_SAMPLES, seed=0)
+        written = self.write(samples.data, pipe.spec, Path(folder) / "audio", title=f"step {pipe.step}")
+        return [p for p in written if p.suffix == ".wav"]
 
     def preview(self, samples, spec, path, real=None, title=""):
         data = samples.detach().float().cpu().numpy()
