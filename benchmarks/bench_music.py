@@ -68,7 +68,7 @@ def parse_costs(files: int) -> dict:
         timed(lambda: midi_pianorolls(str(folder), opts))
     _, out[f"midi_{files}_files_cached_wall_s"], out[f"midi_{files}_files_cached_cpu_s"] = \
         timed(lambda: midi_pianorolls(str(folder), opts))
-    out["midi_phrases"] = len(midi)
+    out["midi_phrases"] = len(midi.x)
     return out
 
 

@@ -222,3 +222,13 @@ def test_a_handful_of_chorales_parse_into_four_voices_in_4_4(tmp_path, monkeypat
         assert set(song.notes[:, 0]) == {0, 1, 2, 3}
         soprano, bass = song.notes[song.notes[:, 0] == 0], song.notes[song.notes[:, 0] == 3]
         assert soprano[:, 3].mean() > bass[:, 3].mean() + 12  # the voices are in S, A, T, B order
+
+
+def test_loaders_take_the_options_or_a_recipe_config(tiny_songs, tmp_path, monkeypatch):
+    from gankit.data.music import music_options
+    from gankit.recipes.musegan import MuseGANConfig
+
+    opts = MusicDataConfig(transpose=False)
+    cfg = MuseGANConfig()
+    cfg.music.bars = 2
+    assert music_options(opts) is opts and music_options(cfg).bars == 2 and music_options(None).bars == 4

@@ -71,6 +71,9 @@ class Song:
 
 
 def music_options(config) -> MusicDataConfig:
+    """The music options of a recipe config (its `music` field), or the options themselves, or defaults."""
+    if isinstance(config, MusicDataConfig):
+        return config
     return getattr(config, "music", None) or MusicDataConfig()
 
 
