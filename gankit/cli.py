@@ -71,7 +71,8 @@ def build_parser() -> Parser:
     s.add_argument("source", metavar="RUN_OR_CHECKPOINT")
     s.add_argument("--n", type=positive_int, default=64, help="number of samples (default 64)")
     s.add_argument("--out", required=True, help="output file; its extension picks the format: .png grid or .npy "
-                                                "for images, .npy (+ .png scatter) for 2-D points, .csv for tables")
+                                                "for images, .npy (+ .png scatter) for 2-D points, .csv for tables; "
+                                                "music: a folder (.mid, .png, .wav per sample) or FILE.mid")
     s.add_argument("--seed", type=nonnegative_int, default=0, help="noise seed (default 0)")
     s.add_argument("--no-ema", action="store_true", help="use G instead of its EMA copy G_ema")
     s.add_argument("--truncation", type=float, metavar="PSI", help="stylegan: truncation ψ in [0, 1] (1 = off)")
@@ -215,10 +216,9 @@ def dry_run(args, data, overrides: dict) -> int:
 def cmd_sample(args) -> int:
     from . import api
     from .modalities import get_modality
-    from .modalities.base import check_extension
 
     pipe = api.load(args.source, device=args.device)
-    out = check_extension(Path(args.out), get_modality(pipe.spec.kind).extensions, pipe.spec)  # before sampling
+    out = get_modality(pipe.spec.kind).check_out(Path(args.out), pipe.spec)  # before sampling
     y = class_labels(args.classes, args.n, pipe.spec) if args.classes else None
     samples = pipe(args.n, condition=y, seed=args.seed, ema=not args.no_ema, **sample_options(args))
     per_class = args.n // len(args.classes) if args.classes and args.n % len(args.classes) == 0 else None

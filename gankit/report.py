@@ -99,6 +99,19 @@ def class_grid(run_dir: Path, info: dict, folder: Path, per_class: int = 10, max
                                                       folder / "classes.png", per_class)
 
 
+def media_files(run_dir: Path, folder: Path) -> list[Path]:
+    """What the data's modality adds to a report besides pictures (music: WAV renderings of samples)."""
+    from .api import load
+    from .errors import GankitError
+    from .modalities import get_modality
+
+    try:
+        pipe = load(run_dir)
+    except GankitError:  # no checkpoint yet
+        return []
+    return get_modality(pipe.spec.kind).report_media(pipe, folder)
+
+
 def write_report(run_dir: Path, final_samples: Path | None = None) -> tuple[Path, Path]:
     """Write report.md and report.html into the run folder; returns their paths."""
     run_dir = Path(run_dir)
@@ -107,6 +120,7 @@ def write_report(run_dir: Path, final_samples: Path | None = None) -> tuple[Path
     folder.mkdir(exist_ok=True)
     doc = {
         "classes": class_grid(run_dir, info, folder),
+        "media": media_files(run_dir, folder),
         "title": f"{info['recipe']} on {info['data']}",
         "summary": summary_rows(info, rows),
         "warnings": read_jsonl(run_dir / "warnings.jsonl"),
@@ -136,6 +150,8 @@ def render_markdown(doc: dict, run_dir: Path) -> str:
         lines += ["## Final samples (G_ema)", "", f"![final samples]({rel(doc['final'])})", ""]
     if doc["classes"]:
         lines += ["## Samples by class (one row per class)", "", f"![by class]({rel(doc['classes'])})", ""]
+    if doc.get("media"):
+        lines += ["## Listen (samples, seed 0)", ""] + [f"- [{p.name}]({rel(p)})" for p in doc["media"]] + [""]
     lines += ["## Samples over training (same noise)", ""]
     lines += [f"step {step_of(g)}: ![step {step_of(g)}]({rel(g)})" for g in doc["grids"]] + [""]
     for title, path in doc["curves"]:
@@ -166,6 +182,11 @@ def render_html(doc: dict) -> str:
         parts += ["<h2>Final samples (G_ema)</h2>", img(doc["final"], "final samples")]
     if doc["classes"]:
         parts += ["<h2>Samples by class (one row per class)</h2>", img(doc["classes"], "samples by class")]
+    if doc.get("media"):
+        parts.append("<h2>Listen (samples, seed 0)</h2><div class=grids>")
+        parts += [f'<figure><audio controls src="data:audio/wav;base64,{base64.b64encode(p.read_bytes()).decode()}">'
+                  f"</audio><figcaption>{e(p.name)}</figcaption></figure>" for p in doc["media"]]
+        parts.append("</div>")
     parts.append("<h2>Samples over training (same noise)</h2><div class=grids>")
     parts += [f"<figure>{img(g, g.stem)}<figcaption>step {step_of(g)}</figcaption></figure>" for g in doc["grids"]]
     parts.append("</div>")

@@ -54,6 +54,45 @@ def labelled_table() -> Dataset:
     return from_tensors(torch.randn(40, 5, generator=g), torch.arange(40) % 2, name="table")
 
 
+def make_tiny_songs(n: int = 6, tracks: int = 2, bars: int = 8, seed: int = 0):
+    """n random two-track songs in 4/4 (notes of 1, 2 or 4 sixteenths around middle C): music data in
+    milliseconds, without parsing any file."""
+    import numpy as np
+
+    from gankit.data.music import Song
+
+    rng = np.random.default_rng(seed)
+    songs = []
+    for s in range(n):
+        rows = []
+        for track in range(tracks):
+            t = 0
+            while t < 16 * bars:
+                d = int(rng.choice([1, 2, 4]))
+                rows.append((track, t, t + d, 60 - 12 * track + int(rng.integers(0, 8)), 90))
+                t += d
+        songs.append(Song(f"song{s}", np.array(sorted(rows, key=lambda r: (r[1], r[0])), np.int32)))
+    return songs
+
+
+@pytest.fixture(scope="session")
+def tiny_pianoroll() -> Dataset:
+    """2-track, 2-bar pianoroll phrases of random songs (no transposition): a small pianoroll dataset."""
+    from gankit.data.music import MusicDataConfig, pianoroll_dataset
+
+    tracks = [{"name": "upper", "program": 0}, {"name": "lower", "program": 32}]
+    return pianoroll_dataset("tiny-rolls", make_tiny_songs(), tracks, MusicDataConfig(bars=2, transpose=False))
+
+
+@pytest.fixture(scope="session")
+def tiny_events() -> Dataset:
+    """Sequences of 8 two-tone note events of random songs: a small event dataset."""
+    from gankit.data.music import MusicDataConfig, events_dataset
+
+    return events_dataset("tiny-events", make_tiny_songs(), {"name": "all", "program": 0},
+                          MusicDataConfig(seq_len=8, tones=2))
+
+
 @pytest.fixture(params=["image", "points"])
 def any_data(request, tiny_images, ring) -> Dataset:
     return tiny_images if request.param == "image" else ring

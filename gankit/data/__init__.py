@@ -1,5 +1,8 @@
-"""Datasets by name: `ring8`, `grid25`, `mnist5k`, `digits`, `stacked-mnist`, `faces`, `photos`, `styles` and
-`folder:PATH`."""
+"""Datasets by name: `ring8`, `grid25`, `mnist5k`, `digits`, `stacked-mnist`, `faces`, `photos`, `styles`,
+`hospitals`, `chorales`, `chorale-melodies`, and by prefix: `folder:PATH`, `tables:A,B`, `midi:FOLDER`, `midi-events:FOLDER`.
+
+Loaders receive the recipe's config (`config=`) and read the options they need from it (a table's label
+column, music's `music.*` settings)."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +39,11 @@ DATASETS: dict[str, DatasetEntry] = {e.name: e for e in [
     DatasetEntry("hospitals", lambda **_: _hospitals(),
                  "scikit-learn's breast-cancer table split into 3 'hospitals' (60/150/300 rows, different columns, "
                  "covariate shift): tables for RadialGAN", "table"),
+    DatasetEntry("chorales", lambda config=None, **_: _music("chorales")(config),
+                 "Bach's 4-part chorales in 4/4 from music21's corpus: soprano, alto, tenor, bass as 4 pianoroll "
+                 "tracks, 16th notes, 4-bar phrases, all 12 keys (MuseGAN)", "pianoroll"),
+    DatasetEntry("chorale-melodies", lambda config=None, **_: _music("chorale_melodies")(config),
+                 "the chorales' soprano lines as note events (C-RNN-GAN)", "events"),
     DatasetEntry("photos", lambda resolution=0, **_: _bundled("photos", resolution),
                  "5 scikit-image photos (astronaut, coffee, chelsea, rocket, motorcycle), 9 windows each, RGB 128x128: "
                  "content images for style transfer"),
@@ -56,30 +64,51 @@ def _faces(resolution: int) -> Dataset:
     return faces(resolution)
 
 
+def _music(loader: str):
+    from . import music
+
+    return getattr(music, loader)
+
+
 def _bundled(which: str, resolution: int) -> Dataset:
     from ..style.images import bundled_dataset
 
     return bundled_dataset(which, resolution)
 
 FOLDER_HELP = ("folder:PATH  your images (sub-folders = classes), resized and center-cropped\n"
-               "  tables:A.csv,B.csv  one table per domain (RadialGAN; --set label=COLUMN)")
+               "  tables:A.csv,B.csv  one table per domain (RadialGAN; --set label=COLUMN)\n"
+               "  midi:FOLDER  your MIDI files as pianorolls (--set music.tracks=piano,bass,drums; pip install "
+               "'gankit[music]')\n"
+               "  midi-events:FOLDER  your MIDI files as note events (C-RNN-GAN)")
+
+# prefix -> (kind, loader(rest, config)); `folder:` and `tables:` take more arguments and are handled below
+PREFIXES = {
+    "midi:": ("pianoroll", lambda rest, config: _music("midi_pianorolls")(rest, config)),
+    "midi-events:": ("events", lambda rest, config: _music("midi_events")(rest, config)),
+}
 
 
 def kind_of(name: str) -> str:
     """The kind of a named dataset before loading it (folders hold images, tables: tables)."""
     if name.startswith("tables:"):
         return "table"
+    for prefix, (kind, _) in PREFIXES.items():
+        if name.startswith(prefix):
+            return kind
     return DATASETS[name].kind if name in DATASETS else "image"
 
 
 def load_dataset(name: str, resolution: int = 0, channels: int = 0, stream: str = "auto", workers: int = 0,
-                 label: str = "", domain: str = ""):
+                 label: str = "", domain: str = "", config=None):
     """Load a dataset by name; `folder:PATH` loads a folder of images, into memory or (`stream="disk"`, or
     `auto` for folders whose decoded images would exceed 2 GiB) streamed from disk batch by batch."""
     if name.startswith("tables:"):
         from .tables import load_tables
 
         return load_tables(name[len("tables:"):], label, domain)
+    for prefix, (_, loader) in PREFIXES.items():
+        if name.startswith(prefix):
+            return loader(name[len(prefix):], config)
     if name.startswith("folder:"):
         path = name[len("folder:"):]
         if not path:
@@ -89,8 +118,9 @@ def load_dataset(name: str, resolution: int = 0, channels: int = 0, stream: str 
             return ImageFolderStream(path, resolution, channels, workers)
         return image_folder(path, resolution, channels)
     if name not in DATASETS:
-        raise GankitError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)} or folder:PATH")
-    return DATASETS[name].load(resolution=resolution, channels=channels)
+        raise GankitError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}, folder:PATH, "
+                          "tables:A,B, midi:FOLDER or midi-events:FOLDER")
+    return DATASETS[name].load(resolution=resolution, channels=channels, config=config)
 
 
 __all__ = ["kind_of", "Batch", "BatchSampler", "DATASETS", "DataSpec", "Dataset", "from_tensors", "load_dataset"]

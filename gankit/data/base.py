@@ -12,7 +12,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-Kind = Literal["image", "points", "table"]
+Kind = Literal["image", "points", "table", "pianoroll", "events"]
 
 
 @dataclass

@@ -8,6 +8,6 @@ and report ask `get_modality(spec.kind)`; they never branch on a kind themselves
 """
 
 from .base import MODALITIES, Modality, get_modality, register
-from . import image, points, table  # noqa: F401,E402  (each registers itself)
+from . import image, music, points, table  # noqa: F401,E402  (each registers itself)
 
 __all__ = ["MODALITIES", "Modality", "get_modality", "register"]

@@ -25,11 +25,19 @@ class Modality:
         """Real samples drawn under every preview (None: previews show generated samples only)."""
         return None
 
+    def check_out(self, out: Path, spec) -> Path:
+        """`gankit sample --out` checked before sampling: by default a file of one of `extensions`."""
+        return check_extension(out, self.extensions, spec)
+
     def write(self, samples: Tensor, spec, out: Path, rows: int | None = None, title: str = "") -> list[Path]:
         """Write samples to `out` (its extension picks the format); returns the files written."""
         out = check_extension(out, self.extensions, spec)
         np.save(out, samples.detach().cpu().numpy())
         return [out]
+
+    def report_media(self, pipe, folder: Path) -> list[Path]:
+        """Files the run report embeds besides pictures (audio renderings of samples), written to `folder`."""
+        return []
 
     def class_picture(self, samples: Tensor, spec, path: Path, per_class: int) -> Path | None:
         """One row per class (conditional runs' reports); None where the kind has no picture."""

@@ -1,0 +1,152 @@
+"""musegan and crnngan beyond the contract: latent modes, binarisation, track-conditional generation,
+pretraining, and the CLI from training to .mid/.png/.wav files and metrics."""
+
+import mido
+import numpy as np
+import pytest
+import torch
+
+import gankit
+from gankit.cli import main
+from gankit.errors import GankitError
+from gankit.nets.musegan import MuseGenerator
+from gankit.recipes import resolve_config
+from gankit.train import Trainer
+
+
+def make(name, data, **overrides):
+    cls = gankit.get_recipe(name)
+    cfg, _ = resolve_config(cls, data.spec.kind, "smoke", overrides)
+    return cls(cfg, data.spec)
+
+
+@pytest.mark.parametrize("mode", ["jamming", "composer", "hybrid"])
+def test_latents_are_private_shared_or_both(mode):
+    torch.manual_seed(0)
+    G = MuseGenerator(mode, tracks=3, z_dim=4, bars=2, steps=8, pitches=20, width=8).eval()
+    z = torch.randn(2, MuseGenerator.latent_size(mode, 3, 4))
+    out = G(z)
+    assert out.shape == (2, 3, 16, 20) and 0 < out.min() and out.max() < 1
+    z2 = z.clone()
+    z2[:, -8:] += 1.0  # the last latents: track 2's private pair (jamming, hybrid), the shared pair (composer)
+    changed = [not torch.allclose(G(z2)[:, k], out[:, k]) for k in range(3)]
+    assert changed == {"jamming": [False, False, True], "hybrid": [False, False, True],
+                       "composer": [True, True, True]}[mode]
+
+
+def test_binarisation_threshold_bernoulli_or_none(tiny_pianoroll):
+    recipe = make("musegan", tiny_pianoroll)
+    nets = recipe.build_nets()
+
+    def draw(how, seed=0):
+        return recipe.sample(nets, 4, generator=torch.Generator().manual_seed(seed), binarize=how)
+
+    probs, hard, coin = draw("none"), draw("threshold"), draw("bernoulli")
+    assert torch.equal(hard, (probs > 0.5).float()) and set(coin.unique().tolist()) <= {0.0, 1.0}
+    assert torch.equal(coin, draw("bernoulli")) and not torch.equal(coin, draw("bernoulli", seed=1))
+    assert 0.3 < coin.mean() / probs.mean() < 3  # Bernoulli draws keep the density G asks for
+
+
+def test_track_conditional_generation_keeps_the_given_melody(tiny_pianoroll):
+    recipe = make("musegan", tiny_pianoroll, condition_track="upper")
+    trainer = Trainer(recipe, tiny_pianoroll, progress=False)
+    trainer.train_step()
+    melody = tiny_pianoroll.batch(torch.arange(3)).x[:, 0]
+    out = recipe.sample(trainer.nets, 3, generator=torch.Generator().manual_seed(0), condition=melody)
+    assert torch.equal(out[:, 0], melody)  # the soprano is given, the rest is generated
+    banked = recipe.sample(trainer.nets, 2, generator=torch.Generator().manual_seed(0))
+    assert int(trainer.nets["melodies"].count) == recipe.cfg.batch_size and banked.shape == (2, *tiny_pianoroll.spec.shape)
+    with pytest.raises(GankitError, match="must be"):
+        recipe.sample(trainer.nets, 1, condition=torch.zeros(5, 5))
+    with pytest.raises(GankitError, match="has the tracks upper, lower"):
+        make("musegan", tiny_pianoroll, condition_track="soprano")
+    plain = make("musegan", tiny_pianoroll)
+    with pytest.raises(GankitError, match="no condition track"):
+        plain.sample(plain.build_nets(), 1, condition=melody[:1])
+
+
+def test_crnngan_pretrains_g_alone_then_plays_the_game(tiny_events):
+    recipe = make("crnngan", tiny_events, pretrain_steps=2)
+    runs = {p.name: [p.runs_at(s) for s in range(4)] for p in recipe.phases()}
+    assert runs == {"G_pretrain": [1, 1, 0, 0], "D": [0, 0, 1, 1], "G": [0, 0, 1, 1]}
+    trainer = Trainer(recipe, tiny_events, progress=False)
+    trainer.train_step()
+    assert "loss/G_pretrain" in trainer.stats.summary() and "loss/D" not in trainer.stats.summary()
+
+
+def test_crnngan_feature_matching_or_the_adversarial_loss(tiny_events):
+    for fm in (True, False):
+        trainer = Trainer(make("crnngan", tiny_events, feature_matching=fm), tiny_events, progress=False)
+        trainer.train_step()
+        assert ("loss/G_adversarial" in trainer.stats.summary()) == fm
+
+
+def test_teacher_forcing_is_the_free_run_when_fed_its_own_outputs(tiny_events):
+    G = make("crnngan", tiny_events).build_nets()["G"]
+    z = torch.rand(2, 8, G.z_dim)
+    free = G(z)
+    assert torch.allclose(G(z, teacher=free), free, atol=1e-6)
+
+
+def test_train_sample_eval_from_the_cli(tmp_path, capsys, monkeypatch):
+    from test_music_data import band
+
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "midi"
+    folder.mkdir()
+    for i in range(2):
+        band(folder / f"song{i}.mid")
+    assert main(["train", "musegan", "--data", f"midi:{folder}", "--preset", "smoke", "--set",
+                 "music.tracks=piano,bass,drums", "--set", "music.transpose=false", "--out", str(tmp_path / "runs"),
+                 "--no-progress"]) == 0
+    [run] = (tmp_path / "runs").iterdir()
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["step-0000001.png", "step-0000002.png"]
+    assert main(["sample", str(run), "--n", "2", "--out", str(tmp_path / "songs")]) == 0
+    files = sorted(p.name for p in (tmp_path / "songs").iterdir())
+    assert files == [f"sample-00{i}.{x}" for i in range(2) for x in ("mid", "png", "wav")]
+    mid = mido.MidiFile(tmp_path / "songs" / "sample-000.mid")
+    assert [t.name for t in mid.tracks[1:]] == ["piano", "bass", "drums"]
+    drums = [m for m in mid.tracks[3] if m.type == "note_on"]
+    assert all(m.channel == 9 for m in drums)
+    music21 = pytest.importorskip("music21")
+    assert len(music21.converter.parse(str(tmp_path / "songs" / "sample-000.mid")).parts) >= 1
+    assert main(["sample", str(run), "--n", "2", "--out", str(tmp_path / "x.png")]) == 2
+    capsys.readouterr()
+    assert main(["eval", str(run), "--n", "16", "--json"]) == 0
+    import json
+
+    scores = json.loads(capsys.readouterr().out)["metrics"]
+    assert {"EB/piano", "UPC/bass", "QN/drums", "TD/piano-bass", "data/EB/piano", "polyphony"} <= set(scores)
+    assert scores["data/EB/bass"] == 0.0  # the bass plays in every bar of the data
+    assert np.isfinite(scores["data/TD/piano-bass"])
+
+
+def test_a_melody_from_a_midi_file_is_harmonised(tiny_pianoroll, tmp_path):
+    from gankit.data.midi import write_midi
+    from gankit.data.music import melody_roll
+
+    recipe = make("musegan", tiny_pianoroll, condition_track="upper")
+    nets = recipe.build_nets()
+    lowest = tiny_pianoroll.spec.meta["lowest_pitch"]
+    path = write_midi(tmp_path / "tune.mid", np.array([[0, 0, 8, lowest + 3, 90], [0, 8, 40, lowest + 5, 90]],
+                                                     np.int32), [{"name": "tune"}])
+    melody = melody_roll(path, tiny_pianoroll.spec)
+    assert melody.shape == tiny_pianoroll.spec.shape[1:] and melody[:8, 3].all() and melody[8:, 5].all()
+    out = recipe.sample(nets, 2, generator=torch.Generator().manual_seed(0), condition=melody)
+    assert torch.equal(out[:, 0], melody.expand(2, -1, -1))
+    high = write_midi(tmp_path / "high.mid", np.array([[0, 0, 4, 127, 90]], np.int32), [{"name": "x"}])
+    with pytest.raises(GankitError, match="outside the run's range"):
+        melody_roll(high, tiny_pianoroll.spec)
+
+
+def test_the_report_embeds_audio_players(tiny_events, tmp_path):
+    from gankit.report import media_files, render_html, render_markdown
+
+    run = gankit.train("crnngan", tiny_events, preset="smoke", out=tmp_path, progress=False)
+    media = media_files(run.path, run.path / "report")
+    assert [p.name for p in media] == [f"sample-00{i}.wav" for i in range(4)]
+    doc = {"title": "t", "summary": [], "warnings": [], "metrics": {}, "final": None, "classes": None,
+           "grids": [], "curves": [], "final_stats": {}, "media": media}
+    page = render_html(doc)
+    assert page.count("<audio controls") == 4 and "data:audio/wav;base64,UklGR" in page  # "RIFF" in base64
+    assert "(report/audio/sample-000.wav)" in render_markdown(doc, run.path)
