@@ -38,7 +38,8 @@ def load_data(data: str | Dataset, cfg: C.TrainConfig) -> Dataset | dict[str, Da
     if isinstance(data, Dataset) or not isinstance(data, str):
         return data
     return load_dataset(data, resolution=cfg.resolution, channels=cfg.channels, stream=cfg.stream,
-                        workers=cfg.data_workers, label=getattr(cfg, "label", ""), domain=getattr(cfg, "domain", ""))
+                        workers=cfg.data_workers, label=getattr(cfg, "label", ""), domain=getattr(cfg, "domain", ""),
+                        text_encoder=getattr(cfg, "text_encoder", ""))
 
 
 def load_sources(args: Mapping[str, str | Dataset], cfg: C.TrainConfig) -> dict[str, Dataset]:

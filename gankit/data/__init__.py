@@ -1,4 +1,5 @@
-"""Datasets by name: `ring8`, `grid25`, `mnist5k`, `digits`, `stacked-mnist`, `photos`, `styles` and `folder:PATH`."""
+"""Datasets by name: `ring8`, `grid25`, `mnist5k`, `digits`, `stacked-mnist`, `photos`, `styles`, `shapes`,
+`folder:PATH` and `captions:FILE.jsonl`."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,7 +39,16 @@ DATASETS: dict[str, DatasetEntry] = {e.name: e for e in [
                  "content images for style transfer"),
     DatasetEntry("styles", lambda resolution=0, **_: _bundled("styles", resolution),
                  "6 style pictures (3 from scikit-image, 3 procedural paintings), 9 windows each, RGB 128x128"),
+    DatasetEntry("shapes", lambda resolution=0, text_encoder="", **_: _shapes(resolution, text_encoder),
+                 "5,000 procedural RGB 64x64 images of one or two coloured shapes, 5 captions each, with held-out "
+                 "caption templates and colour-shape pairs (text-to-image)"),
 ]}
+
+
+def _shapes(resolution: int, text_encoder: str):
+    from .shapes import shapes
+
+    return shapes(resolution, text_encoder=text_encoder)
 
 
 def _hospitals():
@@ -53,6 +63,7 @@ def _bundled(which: str, resolution: int) -> Dataset:
     return bundled_dataset(which, resolution)
 
 FOLDER_HELP = ("folder:PATH  your images (sub-folders = classes), resized and center-cropped\n"
+               "  captions:FILE.jsonl  captioned images: lines {\"image\": PATH, \"captions\": [...]} (text-to-image)\n"
                "  tables:A.csv,B.csv  one table per domain (RadialGAN; --set label=COLUMN)")
 
 
@@ -64,9 +75,16 @@ def kind_of(name: str) -> str:
 
 
 def load_dataset(name: str, resolution: int = 0, channels: int = 0, stream: str = "auto", workers: int = 0,
-                 label: str = "", domain: str = ""):
+                 label: str = "", domain: str = "", text_encoder: str = ""):
     """Load a dataset by name; `folder:PATH` loads a folder of images, into memory or (`stream="disk"`, or
-    `auto` for folders whose decoded images would exceed 2 GiB) streamed from disk batch by batch."""
+    `auto` for folders whose decoded images would exceed 2 GiB) streamed from disk batch by batch. Captioned
+    data has its captions embedded by `text_encoder` when one is named (data/text.py)."""
+    if name.startswith("captions:"):
+        from .captions import load_captions
+
+        if not name[len("captions:"):]:
+            raise GankitError("captions: needs a file, e.g. --data captions:./captions.jsonl")
+        return load_captions(name[len("captions:"):], resolution, channels, text_encoder)
     if name.startswith("tables:"):
         from .tables import load_tables
 
@@ -81,7 +99,7 @@ def load_dataset(name: str, resolution: int = 0, channels: int = 0, stream: str 
         return image_folder(path, resolution, channels)
     if name not in DATASETS:
         raise GankitError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)} or folder:PATH")
-    return DATASETS[name].load(resolution=resolution, channels=channels)
+    return DATASETS[name].load(resolution=resolution, channels=channels, text_encoder=text_encoder)
 
 
 __all__ = ["kind_of", "Batch", "BatchSampler", "DATASETS", "DataSpec", "Dataset", "from_tensors", "load_dataset"]

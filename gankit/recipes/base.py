@@ -93,6 +93,8 @@ class Recipe:
     auto_preset: ClassVar[dict[str, str]] = {}        # data kind -> preset used when the user names none
     data_kinds: ClassVar[tuple[str, ...]] = ("image", "points", "table")  # kinds of data it trains on
     serve_form: ClassVar[str] = "sample"   # `gankit serve`'s page: "sample" (seeds, classes) or "stylize" (uploads)
+    condition_kind: ClassVar[str] = "class"  # what sample(condition=) takes: "class" (when `conditional`) or
+                                             # "text" (sentences: `gankit sample --text`, a serve prompt box)
     sources: ClassVar[tuple[str, ...]] = ("train",)    # named data sources; the first is the primary one
     sources_from_data: ClassVar[bool] = False          # True: the data names the sources (one per table domain)
     losses: ClassVar[tuple[str, ...]] = ()             # stats names of the losses it reports
