@@ -149,6 +149,11 @@ class Recipe:
         """Nets that get an exponential-moving-average copy named <net>_ema, with their decay."""
         return {}
 
+    def preview_conditions(self) -> list:
+        """Conditions the training previews show one row each of, labelled, beside the grid in an HTML
+        gallery (a text recipe: a few of its data's captions); none by default (one unconditional grid)."""
+        return []
+
     def begin_step(self, ctx: StepContext) -> None:
         """Called before every step, and on resume before the checkpoint is loaded: bring the nets,
         optimizers and batch to what step `ctx.step` needs. Must be idempotent for a given step (a

@@ -39,6 +39,7 @@ from ..objectives.text import d_matching_aware, kl_standard_normal
 from .base import SMOKE_RUN, Phase, Recipe, register
 
 SAMPLE_CHUNK = 256
+PREVIEW_CAPTIONS = 8
 
 
 @dataclass
@@ -76,10 +77,10 @@ class StackGAN(Recipe):
         "smoke": {**SMOKE_RUN, "batch_size": 8, "text_encoder": "hash", "g_width": 8, "d_width": 8, "c_dim": 16,
                   "z_dim": 16, "text_width": 16, "resolution": 16, "residual": 1},
         # `shapes` on a CPU in a few minutes (benchmarks/bench_stackgan.py): Stage I at 32², then Stage II at 64²
-        "shapes": {"steps": 2500, "batch_size": 64, "log_every": 100, "sample_every": 500, "ckpt_every": 500,
-                   "G_opt.lr": 5e-4, "D_opt.lr": 2e-4, "tensorboard": False},
-        "stage2": {"stage": 2, "resolution": 64, "steps": 1500, "batch_size": 32, "log_every": 100,
+        "shapes": {"steps": 1500, "batch_size": 64, "g_width": 16, "d_width": 16, "log_every": 100,
                    "sample_every": 500, "ckpt_every": 500, "tensorboard": False},
+        "shapes-stage2": {"stage": 2, "resolution": 64, "steps": 600, "batch_size": 32, "g_width": 16, "d_width": 16,
+                          "log_every": 100, "sample_every": 300, "ckpt_every": 300, "tensorboard": False},
         # the paper's sides, halved for the official widths' cost on a CPU: Stage I at 64², Stage II at 128²
         "stage1-64": {"resolution": 64, "g_width": 64, "d_width": 64},
         "stage2-128": {"stage": 2, "resolution": 128, "g_width": 64, "d_width": 64, "residual": 4},
@@ -246,6 +247,11 @@ class StackGAN(Recipe):
         return adversarial + self.cfg.kl_weight * kl
 
     # -- sampling ---------------------------------------------------------------------------
+    def preview_conditions(self) -> list[str]:
+        """The progress previews: 8 of the data's captions (or its class names), one row each."""
+        return list(self.spec.meta.get("example_captions") or
+                    self.class_captions(torch.arange(self.spec.num_classes)))[:PREVIEW_CAPTIONS]
+
     @property
     def conditional(self) -> bool:
         return not self.spec.meta.get("captioned")  # class names as captions: classes can be asked for
