@@ -77,9 +77,10 @@ class StackGAN(Recipe):
         "smoke": {**SMOKE_RUN, "batch_size": 8, "text_encoder": "hash", "g_width": 8, "d_width": 8, "c_dim": 16,
                   "z_dim": 16, "text_width": 16, "resolution": 16, "residual": 1},
         # `shapes` on a CPU in a few minutes (benchmarks/bench_stackgan.py): Stage I at 32², then Stage II at 64²
-        "shapes": {"steps": 1500, "batch_size": 64, "g_width": 16, "d_width": 16, "log_every": 100,
+        "shapes": {"steps": 1000, "batch_size": 64, "g_width": 16, "d_width": 16, "D_opt.lr": 1e-4, "log_every": 100,
                    "sample_every": 500, "ckpt_every": 500, "tensorboard": False},
-        "shapes-stage2": {"stage": 2, "resolution": 64, "steps": 600, "batch_size": 32, "g_width": 16, "d_width": 16,
+        "shapes-stage2": {"stage": 2, "resolution": 64, "steps": 400, "batch_size": 32, "g_width": 16, "d_width": 16,
+                          "D_opt.lr": 1e-4,
                           "log_every": 100, "sample_every": 300, "ckpt_every": 300, "tensorboard": False},
         # the paper's sides, halved for the official widths' cost on a CPU: Stage I at 64², Stage II at 128²
         "stage1-64": {"resolution": 64, "g_width": 64, "d_width": 64},
@@ -177,18 +178,24 @@ class StackGAN(Recipe):
         return torch.randn(n, self.cfg.z_dim, generator=generator).to(device)
 
     # -- text -------------------------------------------------------------------------------
+    def scaled(self, text: Tensor) -> Tensor:
+        """Unit-length sentence embeddings (MiniLM's, the hash encoder's) times √E: entries of unit spread, as
+        the official char-CNN-RNN embeddings roughly have. At unit length each entry is ~0.05, so μ(φ_t) starts
+        ~20× below CA's unit noise and the text is drowned (our first shapes run ignored it)."""
+        return text * self.text_dim ** 0.5
+
     def batch_text(self, batch) -> Tensor:
         """One embedding per image: the mean of up to `captions_per_image` of its captions, drawn at random
         (class-labelled data without captions: its class names' embeddings)."""
         if batch.cond is None:
-            return self.embed(self.class_captions(batch.y)).to(batch.x.device)
+            return self.scaled(self.embed(self.class_captions(batch.y)).to(batch.x.device))
         text, mask = batch.cond["text"], batch.cond["text_mask"]                     # [B, K, E], [B, K]
         k = min(self.cfg.captions_per_image, text.shape[1])
         scores = torch.rand(mask.shape).to(mask.device).masked_fill(~mask, -1.0)    # invalid captions last
         pick = scores.topk(k, dim=1).indices                                        # [B, k]
         chosen = text.gather(1, pick[..., None].expand(-1, -1, text.shape[-1]))     # [B, k, E]
         weight = mask.gather(1, pick).to(chosen.dtype)[..., None]
-        return (chosen * weight).sum(1) / weight.sum(1).clamp(min=1.0)
+        return self.scaled((chosen * weight).sum(1) / weight.sum(1).clamp(min=1.0))
 
     def class_captions(self, y: Tensor) -> list[str]:
         names = self.spec.class_names or tuple(str(i) for i in range(self.spec.num_classes))
@@ -289,7 +296,7 @@ class StackGAN(Recipe):
         texts = self.sample_texts(n, condition, generator)
         names = [f"G{s}_ema" if ema and f"G{s}_ema" in nets else f"G{s}" for s in ("1", "2")]
         device = next(nets[names[0]].parameters()).device
-        text = (texts if torch.is_tensor(texts) else self.embed(texts)).to(device)
+        text = self.scaled((texts if torch.is_tensor(texts) else self.embed(texts)).to(device))
         z = self.latent(n, generator, device)
         eps = {s: torch.randn(n, self.cfg.c_dim, generator=generator).to(device) * float(augment) for s in "12"}
         out = []
