@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q $(TORCH) -e '.[dev]'  # torch named too: the text extra's transformers must not pull a CUDA build
 	touch $@
 
 install: $(VENV)/.installed

@@ -39,7 +39,7 @@ def load_data(data: str | Dataset, cfg: C.TrainConfig) -> Dataset | dict[str, Da
         return data
     return load_dataset(data, resolution=cfg.resolution, channels=cfg.channels, stream=cfg.stream,
                         workers=cfg.data_workers, label=getattr(cfg, "label", ""), domain=getattr(cfg, "domain", ""),
-                        config=cfg)
+                        config=cfg, text_encoder=getattr(cfg, "text_encoder", ""))
 
 
 def load_sources(args: Mapping[str, str | Dataset], cfg: C.TrainConfig) -> dict[str, Dataset]:

@@ -11,6 +11,8 @@
     gankit truncation RUN --psi 1,0.7,0.5,0 [--seeds 0-7] --out rows.png               (stylegan)
     gankit interpolate RUN --seeds 0,1,2 --frames N [--space z|w] --out a.gif|a.png
     gankit project RUN image.png --out projection.png [--steps N]                     (stylegan)
+    gankit sample RUN --text "a large blue square at the bottom" [--text ...] --n 8 --out blue.png
+    gankit sample RUN --captions captions.txt|.jsonl --n 8 --out gallery.html      (text-conditioned runs)
     gankit export RUN_OR_CHECKPOINT --format onnx|torchscript [--out FILE]
     gankit info RUN
     gankit eval RUN [--metrics ...] [--n N] [--features PATH] [--json]
@@ -80,6 +82,11 @@ def build_parser() -> Parser:
     s.add_argument("--noise", choices=["random", "const"], help="stylegan: noise maps drawn from the seed, or fixed")
     s.add_argument("--class", dest="classes", nargs="+", metavar="CLASS",
                    help="conditional runs: class index(es) or name(s); samples cycle through them, one grid row each")
+    s.add_argument("--text", dest="texts", action="append", metavar="SENTENCE",
+                   help="text-conditioned runs: a sentence (repeatable); --n samples of each, one grid row each")
+    s.add_argument("--captions", metavar="FILE",
+                   help="text-conditioned runs: sentences from a file (one per line, or captions JSONL); "
+                        "--n samples of each, written as a gallery (--out X.html) or a grid (--out X.png)")
     s.add_argument("--device", default="auto")
 
     i = sub.add_parser("info", help="summary of a run")
@@ -218,6 +225,8 @@ def cmd_sample(args) -> int:
     from .modalities import get_modality
 
     pipe = api.load(args.source, device=args.device)
+    if args.texts or args.captions:
+        return sample_sentences(args, pipe)
     out = get_modality(pipe.spec.kind).check_out(Path(args.out), pipe.spec)  # before sampling
     y = class_labels(args.classes, args.n, pipe.spec) if args.classes else None
     samples = pipe(args.n, condition=y, seed=args.seed, ema=not args.no_ema, **sample_options(args))
@@ -231,6 +240,53 @@ def sample_options(args) -> dict:
     """The recipe-specific sampling options given on the command line (the recipe refuses those it lacks)."""
     options = {"truncation": args.truncation, "noise": args.noise, "extrapolate": args.extrapolate or None}
     return {k: v for k, v in options.items() if v is not None}
+
+
+def sample_sentences(args, pipe) -> int:
+    """`--text`/`--captions`: --n samples per sentence, as a grid (one row each) or an HTML gallery."""
+    from . import viz
+    from .modalities import get_modality
+
+    if pipe.recipe.condition_kind != "text":
+        raise GankitError(f"--text/--captions: {args.source} is a {pipe.recipe.name} run, not conditioned on text")
+    if args.classes:
+        raise GankitError("give either --class or --text/--captions")
+    sentences = list(args.texts or []) + (read_sentences(args.captions) if args.captions else [])
+    gallery = Path(args.out).suffix.lower() == ".html"
+    out = Path(args.out) if gallery else get_modality(pipe.spec.kind).check_out(Path(args.out), pipe.spec)
+    samples = pipe(args.n * len(sentences), condition=sentences, seed=args.seed, ema=not args.no_ema)
+    if gallery:
+        rows = [(s, x) for s, x in zip(sentences, samples.data.cpu().split(args.n))]
+        written = [viz.save_gallery(rows, out, title=f"{pipe.recipe.name}, step {pipe.step}, seed {args.seed}")]
+    else:
+        written = pipe.write(samples, out, rows=args.n, title=f"{pipe.recipe.name}, step {pipe.step}")
+    print(f"wrote {', '.join(map(str, written))} ({args.n} samples of each of {len(sentences)} sentence(s), "
+          f"step {pipe.step}, seed {args.seed})")
+    return 0
+
+
+def read_sentences(path: str) -> list[str]:
+    """Sentences of a text file (one per non-blank line) or of a captions JSONL file (every caption)."""
+    from .data.captions import parse_line
+
+    file = Path(path)
+    if not file.is_file():
+        raise GankitError(f"--captions {path}: no such file")
+    sentences = []
+    for number, raw in enumerate(file.read_bytes().splitlines(), 1):
+        if file.suffix.lower() == ".jsonl":
+            record = parse_line(raw, f"{path}:{number}")
+            sentences += record["captions"] if record else []
+            continue
+        try:
+            line = raw.decode("utf-8").strip()
+        except UnicodeDecodeError as e:
+            raise GankitError(f"{path}:{number}: not UTF-8 text (byte 0x{raw[e.start]:02x} at column "
+                              f"{e.start + 1})") from None
+        sentences += [line] if line else []
+    if not sentences:
+        raise GankitError(f"--captions {path}: no sentences")
+    return sentences
 
 
 def class_labels(classes: list[str], n: int, spec):

@@ -116,3 +116,28 @@ def plot_curves(rows: list[dict], path: Path, groups: dict[str, list[str]] | Non
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def save_gallery(rows: list[tuple[str, torch.Tensor]], path: Path, title: str = "") -> Path:
+    """An HTML page of labelled rows of images (e.g. one caption and its samples per row), the pictures
+    embedded as PNG data, so the one file is the whole gallery."""
+    import base64
+    import html
+    import io
+
+    parts = [f"<!doctype html><meta charset='utf-8'><title>{html.escape(title or 'gallery')}</title>",
+             "<style>body{font-family:sans-serif;margin:1em}figure{margin:0 0 1em}"
+             "figcaption{margin:.2em 0}img{image-rendering:pixelated}</style>",
+             f"<h1>{html.escape(title)}</h1>" if title else ""]
+    for label, images in rows:
+        buffer = io.BytesIO()
+        grid_picture(images, nrow=len(images)).save(buffer, format="PNG")
+        data = base64.b64encode(buffer.getvalue()).decode()
+        parts.append(f"<figure><figcaption>{html.escape(label)}</figcaption>"
+                     f"<img alt='{html.escape(label, quote=True)}' src='data:image/png;base64,{data}'></figure>")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from .train.checkpoint import atomic_write_bytes
+
+    atomic_write_bytes(path, "\n".join(parts).encode())
+    return path

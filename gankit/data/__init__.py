@@ -1,8 +1,9 @@
 """Datasets by name: `ring8`, `grid25`, `mnist5k`, `digits`, `stacked-mnist`, `faces`, `photos`, `styles`,
-`hospitals`, `chorales`, `chorale-melodies`, and by prefix: `folder:PATH`, `tables:A,B`, `midi:FOLDER`, `midi-events:FOLDER`.
+`shapes`, `hospitals`, `chorales`, `chorale-melodies`, and by prefix: `folder:PATH`, `captions:FILE.jsonl`,
+`tables:A,B`, `midi:FOLDER`, `midi-events:FOLDER`.
 
 Loaders receive the recipe's config (`config=`) and read the options they need from it (a table's label
-column, music's `music.*` settings)."""
+column, music's `music.*` settings, the text encoder of captioned data)."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,7 +50,16 @@ DATASETS: dict[str, DatasetEntry] = {e.name: e for e in [
                  "content images for style transfer"),
     DatasetEntry("styles", lambda resolution=0, **_: _bundled("styles", resolution),
                  "6 style pictures (3 from scikit-image, 3 procedural paintings), 9 windows each, RGB 128x128"),
+    DatasetEntry("shapes", lambda resolution=0, text_encoder="", **_: _shapes(resolution, text_encoder),
+                 "5,000 procedural RGB 64x64 images of one or two coloured shapes, 5 captions each, with held-out "
+                 "caption templates and colour-shape pairs (text-to-image)"),
 ]}
+
+
+def _shapes(resolution: int, text_encoder: str):
+    from .shapes import shapes
+
+    return shapes(resolution, text_encoder=text_encoder)
 
 
 def _hospitals():
@@ -76,6 +86,7 @@ def _bundled(which: str, resolution: int) -> Dataset:
     return bundled_dataset(which, resolution)
 
 FOLDER_HELP = ("folder:PATH  your images (sub-folders = classes), resized and center-cropped\n"
+               "  captions:FILE.jsonl  captioned images: lines {\"image\": PATH, \"captions\": [...]} (text-to-image)\n"
                "  tables:A.csv,B.csv  one table per domain (RadialGAN; --set label=COLUMN)\n"
                "  midi:FOLDER  your MIDI files as pianorolls (--set music.tracks=piano,bass,drums; pip install "
                "'gankit[music]')\n"
@@ -99,9 +110,16 @@ def kind_of(name: str) -> str:
 
 
 def load_dataset(name: str, resolution: int = 0, channels: int = 0, stream: str = "auto", workers: int = 0,
-                 label: str = "", domain: str = "", config=None):
+                 label: str = "", domain: str = "", config=None, text_encoder: str = ""):
     """Load a dataset by name; `folder:PATH` loads a folder of images, into memory or (`stream="disk"`, or
-    `auto` for folders whose decoded images would exceed 2 GiB) streamed from disk batch by batch."""
+    `auto` for folders whose decoded images would exceed 2 GiB) streamed from disk batch by batch. Captioned
+    data has its captions embedded by `text_encoder` when one is named (data/text.py)."""
+    if name.startswith("captions:"):
+        from .captions import load_captions
+
+        if not name[len("captions:"):]:
+            raise GankitError("captions: needs a file, e.g. --data captions:./captions.jsonl")
+        return load_captions(name[len("captions:"):], resolution, channels, text_encoder)
     if name.startswith("tables:"):
         from .tables import load_tables
 
@@ -119,8 +137,8 @@ def load_dataset(name: str, resolution: int = 0, channels: int = 0, stream: str 
         return image_folder(path, resolution, channels)
     if name not in DATASETS:
         raise GankitError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}, folder:PATH, "
-                          "tables:A,B, midi:FOLDER or midi-events:FOLDER")
-    return DATASETS[name].load(resolution=resolution, channels=channels, config=config)
+                          "captions:FILE.jsonl, tables:A,B, midi:FOLDER or midi-events:FOLDER")
+    return DATASETS[name].load(resolution=resolution, channels=channels, config=config, text_encoder=text_encoder)
 
 
 __all__ = ["kind_of", "Batch", "BatchSampler", "DATASETS", "DataSpec", "Dataset", "from_tensors", "load_dataset"]

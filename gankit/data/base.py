@@ -41,6 +41,7 @@ class DataSpec:
 class Batch:
     x: Tensor
     y: Tensor | None = None
+    cond: dict[str, Tensor] | None = None  # other conditions by name, e.g. caption embeddings (data/captions.py)
 
 
 def standardization(kind: Kind, x: Tensor) -> dict:

@@ -35,6 +35,8 @@ class Source:
             self.dataset.prefetch(self.sampler.peek(n * self.world)[self.rank::self.world])
         batch.x = batch.x.to(self.device, non_blocking=True)
         batch.y = None if batch.y is None else batch.y.to(self.device, non_blocking=True)
+        if batch.cond:
+            batch.cond = {k: v.to(self.device, non_blocking=True) for k, v in batch.cond.items()}
         if self.channels_last and batch.x.dim() == 4:
             batch.x = batch.x.contiguous(memory_format=torch.channels_last)
         return batch

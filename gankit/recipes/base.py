@@ -93,6 +93,8 @@ class Recipe:
     auto_preset: ClassVar[dict[str, str]] = {}        # data kind -> preset used when the user names none
     data_kinds: ClassVar[tuple[str, ...]] = ("image", "points", "table")  # kinds of data it trains on
     serve_form: ClassVar[str] = "sample"   # `gankit serve`'s page: "sample" (seeds, classes) or "stylize" (uploads)
+    condition_kind: ClassVar[str] = "class"  # what sample(condition=) takes: "class" (when `conditional`) or
+                                             # "text" (sentences: `gankit sample --text`, a serve prompt box)
     sources: ClassVar[tuple[str, ...]] = ("train",)    # named data sources; the first is the primary one
     sources_from_data: ClassVar[bool] = False          # True: the data names the sources (one per table domain)
     losses: ClassVar[tuple[str, ...]] = ()             # stats names of the losses it reports
@@ -146,6 +148,11 @@ class Recipe:
     def ema_nets(self) -> dict[str, float]:
         """Nets that get an exponential-moving-average copy named <net>_ema, with their decay."""
         return {}
+
+    def preview_conditions(self) -> list:
+        """Conditions the training previews show one row each of, labelled, beside the grid in an HTML
+        gallery (a text recipe: a few of its data's captions); none by default (one unconditional grid)."""
+        return []
 
     def begin_step(self, ctx: StepContext) -> None:
         """Called before every step, and on resume before the checkpoint is loaded: bring the nets,

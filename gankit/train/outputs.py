@@ -97,8 +97,24 @@ class RunOutputs:
         if not modality.preview_count:
             return None
         path = self.run_dir / "samples" / f"step-{t.step:07d}.png"
+        if t.recipe.preview_conditions():
+            return self.save_conditioned_preview(path)
         return modality.preview(self.preview_samples(), t.recipe.spec, path, modality.preview_real(t.primary_data),
                                 title=f"step {t.step}")
+
+    def save_conditioned_preview(self, path: Path) -> Path:
+        """One row per condition the recipe names, from the same noise at every call: a grid and, with each
+        row's condition written beside it, an HTML gallery (path with .html)."""
+        from .. import viz
+
+        t = self.trainer
+        conditions = t.recipe.preview_conditions()
+        per = max(1, get_modality(t.recipe.spec.kind).preview_count // len(conditions))
+        rows = [(str(c), t.recipe.sample(t.nets, per, condition=c,
+                                         generator=torch.Generator().manual_seed(t.cfg.seed + PREVIEW_SEED_OFFSET)))
+                for c in conditions]
+        viz.save_gallery(rows, path.with_suffix(".html"), title=f"{t.recipe.name}, step {t.step}")
+        return viz.save_image_grid(torch.cat([r for _, r in rows]), path, nrow=per)
 
     def evaluate(self) -> dict[str, float]:
         """The configured metrics now, logged as metric/* stats and to metrics.jsonl."""
