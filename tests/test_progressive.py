@@ -137,7 +137,7 @@ def test_equalised_linear_scales_at_run_time_and_adain_sets_each_channels_statis
     layer = EqualLinear(256, 512, gain=1.0, lr_mul=0.01)
     assert 90 < float(layer.weight.detach().std()) < 110           # stored as N(0, 1/lr_mul²)
     y = layer(torch.randn(4096, 256))
-    assert 0.9 < float(y.std()) < 1.1                     # used as unit-variance outputs
+    assert 0.9 < float(y.detach().std()) < 1.1                     # used as unit-variance outputs
     torch.manual_seed(0)
     style = StyleLayer(8, 8, 4, conv=True, up=False)
     x, w = torch.randn(3, 8, 8, 8), torch.randn(3, 4)
