@@ -143,7 +143,7 @@ def project(pipe, target: Tensor, steps: int = 300, lr: float = 0.05, ema: bool 
         loss.backward()
         optimizer.step()
         if step % 10 == 0:
-            history.append(float(loss))
+            history.append(float(loss.detach()))
     with torch.no_grad():
         image = space.synthesize(space.broadcast(w))
         mse = float((image - target).pow(2).mean())
