@@ -38,7 +38,7 @@ from gankit.metrics.prdc import precision_recall
 from gankit.objectives import g_nonsaturating, r1_penalty
 from gankit.objectives.adversarial import d_minimax
 from gankit.train import Trainer
-from gankit.train.optim import ema_update
+from gankit.train.optim import ema_copy, ema_update
 
 FP32 = {"precision": "fp32", "tensorboard": False, "diagnostics": False, "log_every": 10**9,
         "sample_every": 10**9, "ckpt_every": 10**9}
@@ -189,7 +189,7 @@ def speed(args) -> None:
         trainer = Trainer(rec, ds, None, progress=False)
         nets = rec.build_nets()
         G, D = nets["G"], nets["D"]
-        G_ema = gankit.train.optim.ema_copy(G)
+        G_ema = ema_copy(G)
         opt_g = torch.optim.Adam(G.parameters(), lr=1e-3, betas=(0.0, 0.99))
         opt_d = torch.optim.Adam(D.parameters(), lr=1e-3, betas=(0.0, 0.99))
         reals = ds.all().x[:32]

@@ -3,6 +3,7 @@ and off, and cost. Prints JSON (saved as benchmarks/results_stackgan.json).
 
     nice -n 10 python benchmarks/bench_stackgan.py --runs benchmarks/stackgan-runs      # trains what is missing
     python benchmarks/bench_stackgan.py --stage1 RUN --stage1-noca RUN --stage2 RUN    # reuse finished runs
+    python benchmarks/bench_stackgan.py --stage1 RUN --stage1-noca RUN --out F.json    # Stage I only
 
 Runs (each `gankit train stackgan --data shapes ...`, text_encoder=minilm, one thread each; the two Stage-I runs
 side by side): Stage I at 32² (`--preset shapes`), the same with `--set ca=false`, and Stage II at 64² on the
@@ -289,6 +290,28 @@ def figures(stage2_pipe) -> None:
                  HERE / "stackgan_gallery.html", "stackgan on shapes: Stage II 64² (last 3: unseen combinations)")
 
 
+def stage1_only(stage1: Path, stage1_noca: Path, out: Path) -> None:
+    """Faithfulness, R-precision and CA diversity of finished Stage-I runs (no Stage II needed)."""
+    start = time.perf_counter()
+    loaded = {"stage1": gankit.load(stage1), "stage1_noca": gankit.load(stage1_noca)}
+    pipes = {k: (v, {}) for k, v in loaded.items()}
+    classifier, real_accuracy = train_classifier()
+    result = {
+        "cpu": cpu_info()["model"], "torch_threads": torch.get_num_threads(),
+        "runs": {"stage1": str(stage1), "stage1_noca": str(stage1_noca)},
+        "steps": {k: v.step for k, v in loaded.items()},
+        "classifier_real_heldout_accuracy": real_accuracy,
+        "faithfulness": faithfulness(pipes, classifier),
+        "r_precision_seen": r_precisions({"stage1": pipes["stage1"]}, S.shapes(32, text_encoder="minilm")),
+        "diversity_one_caption": diversity({"ca_on": pipes["stage1"], "ca_on_mu_only": (loaded["stage1"], {"augment": False}),
+                                            "ca_off": pipes["stage1_noca"]}, classifier),
+    }
+    result["evaluation_seconds"] = round(time.perf_counter() - start, 1)
+    text = json.dumps(result, indent=2)
+    print(text)
+    out.write_text(text + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", default=str(HERE / "stackgan-runs"))
@@ -296,11 +319,14 @@ def main() -> None:
     parser.add_argument("--steps1", type=int, default=1000)
     parser.add_argument("--steps2", type=int, default=400)
     parser.add_argument("--quick", action="store_true", help="a dry run of the evaluation code: few steps and samples")
+    parser.add_argument("--out", type=Path, help="with --stage1 and --stage1-noca only: evaluate Stage I into this file")
     args = parser.parse_args()
     if args.quick:
         global EVAL_CAPTIONS, CLASSIFIER_STEPS, MATCHER_STEPS
         EVAL_CAPTIONS, CLASSIFIER_STEPS, MATCHER_STEPS = 100, 20, 20
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+    if args.out:
+        return stage1_only(Path(args.stage1), Path(args.stage1_noca), args.out)
     start = time.perf_counter()
     runs = {"stage1": args.stage1, "stage1_noca": args.stage1_noca, "stage2": args.stage2}
     runs = {k: Path(v) for k, v in runs.items()} if all(runs.values()) else train_runs(Path(args.runs), args.steps1,

@@ -30,7 +30,7 @@ class ProGANConfig(WGANGPConfig, GrowthConfig):
     D_opt: OptimConfig = nested(lambda: adam(1e-3, (0.0, 0.99)), "critic optimizer")
     n_critic: int = param(1, "critic steps per generator step (ProGAN: 1)", min=1, max=1000)
     drift: float = param(0.001, "ε of the drift term ε·E[D(x)²] on real data", min=0.0)
-    # channels_last makes these nets' penalties 2-4x slower on CPUs (blur and instance norm; benchmarks §14)
+    # channels_last made these nets' penalties slower on the CPUs tried (blur and instance norm on NHWC)
     channels_last: bool = param(False, "channels_last memory layout (slower for these nets on CPUs)")
 
 

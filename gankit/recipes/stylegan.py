@@ -40,7 +40,7 @@ class StyleGANConfig(R1Config, GrowthConfig):
     G_opt: OptimConfig = nested(lambda: adam(1e-3, (0.0, 0.99)), "generator optimizer (paper: Adam 1e-3, (0, 0.99))")
     D_opt: OptimConfig = nested(lambda: adam(1e-3, (0.0, 0.99)), "discriminator optimizer")
     lazy_interval: int = param(1, "R1 every k steps, scaled by k (1 = every D step, as StyleGAN v1)", min=1, max=1000)
-    # channels_last makes these nets' penalties 2-4x slower on CPUs (blur and instance norm; benchmarks §14)
+    # channels_last made these nets' penalties slower on the CPUs tried (blur and instance norm on NHWC)
     channels_last: bool = param(False, "channels_last memory layout (slower for these nets on CPUs)")
 
 
