@@ -13,6 +13,7 @@
     gankit project RUN image.png --out projection.png [--steps N]                     (stylegan)
     gankit sample RUN --text "a large blue square at the bottom" [--text ...] --n 8 --out blue.png
     gankit sample RUN --captions captions.txt|.jsonl --n 8 --out gallery.html      (text-conditioned runs)
+    gankit sample RUN --melody given.mid [--melody-tracks name:soprano] --n 4 --out songs/   (musegan)
     gankit export RUN_OR_CHECKPOINT --format onnx|torchscript [--out FILE]
     gankit info RUN
     gankit eval RUN [--metrics ...] [--n N] [--features PATH] [--json]
@@ -87,6 +88,11 @@ def build_parser() -> Parser:
     s.add_argument("--captions", metavar="FILE",
                    help="text-conditioned runs: sentences from a file (one per line, or captions JSONL); "
                         "--n samples of each, written as a gallery (--out X.html) or a grid (--out X.png)")
+    s.add_argument("--melody", metavar="FILE.mid",
+                   help="track-conditional musegan runs: harmonise this MIDI file's first phrase")
+    s.add_argument("--melody-tracks", default="all", metavar="SELECTORS",
+                   help="--melody: the file's tracks to read as the melody, as in midi: data (e.g. name:soprano; "
+                        "default all)")
     s.add_argument("--device", default="auto")
 
     i = sub.add_parser("info", help="summary of a run")
@@ -228,12 +234,27 @@ def cmd_sample(args) -> int:
     if args.texts or args.captions:
         return sample_sentences(args, pipe)
     out = get_modality(pipe.spec.kind).check_out(Path(args.out), pipe.spec)  # before sampling
-    y = class_labels(args.classes, args.n, pipe.spec) if args.classes else None
+    y = melody_condition(args, pipe) if args.melody else \
+        class_labels(args.classes, args.n, pipe.spec) if args.classes else None
     samples = pipe(args.n, condition=y, seed=args.seed, ema=not args.no_ema, **sample_options(args))
     per_class = args.n // len(args.classes) if args.classes and args.n % len(args.classes) == 0 else None
     written = pipe.write(samples, out, rows=per_class, title=f"{pipe.recipe.name}, step {pipe.step}")
     print(f"wrote {', '.join(map(str, written))} ({args.n} samples, step {pipe.step}, seed {args.seed})")
     return 0
+
+
+def melody_condition(args, pipe):
+    """`--melody FILE.mid`: the melody a track-conditional run harmonises, on the run's pitch axis."""
+    from .data.music import melody_roll
+
+    if pipe.spec.kind != "pianoroll":
+        raise GankitError(f"--melody: {args.source} is a {pipe.recipe.name} run on {pipe.spec.kind} data, "
+                          "not a track-conditional musegan run")
+    if args.classes:
+        raise GankitError("give either --class or --melody")
+    if not Path(args.melody).is_file():
+        raise GankitError(f"--melody {args.melody}: no such file")
+    return melody_roll(args.melody, pipe.spec, args.melody_tracks)
 
 
 def sample_options(args) -> dict:

@@ -150,3 +150,39 @@ def test_the_report_embeds_audio_players(tiny_events, tmp_path):
     page = render_html(doc)
     assert page.count("<audio controls") == 4 and "data:audio/wav;base64,UklGR" in page  # "RIFF" in base64
     assert "(report/audio/sample-000.wav)" in render_markdown(doc, run.path)
+
+
+def test_sample_harmonises_a_melody_file_from_the_cli(tmp_path, capsys, monkeypatch):
+    from test_music_data import band, midi_file
+
+    from gankit.data.midi import parse_selectors, read_midi
+
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "midi"
+    folder.mkdir()
+    for i in range(2):
+        band(folder / f"song{i}.mid")
+    runs = tmp_path / "runs"
+    for extra in (["--set", "condition_track=piano"], []):
+        assert main(["train", "musegan", "--data", f"midi:{folder}", "--preset", "smoke", "--set",
+                     "music.tracks=piano,bass", "--set", "music.transpose=false", "--out", str(runs),
+                     "--no-progress", *extra]) == 0
+    conditional, plain = sorted(runs.iterdir())
+    tune = band(tmp_path / "tune.mid")
+    songs = tmp_path / "songs"
+    assert main(["sample", str(conditional), "--n", "2", "--melody", str(tune), "--melody-tracks", "piano",
+                 "--out", str(songs)]) == 0
+    given = read_midi(tune, parse_selectors("piano"))
+    steps = gankit.load(conditional).spec.shape[1]
+    given = given[given[:, 1] < steps]
+    for i in range(2):
+        written = read_midi(songs / f"sample-00{i}.mid", parse_selectors("name:piano"))
+        assert written[:, 1:4].tolist() == given[:, 1:4].tolist()  # onsets, ends and pitches of the melody
+    capsys.readouterr()
+    assert main(["sample", str(plain), "--melody", str(tune), "--out", str(tmp_path / "x")]) == 2
+    assert "no condition track" in capsys.readouterr().err
+    assert main(["sample", str(conditional), "--melody", str(tmp_path / "none.mid"), "--out", str(songs)]) == 2
+    assert "none.mid: no such file" in capsys.readouterr().err
+    midi_file(tmp_path / "high.mid", [("Piano", 0, 0, [(0, 480, 120)])])
+    assert main(["sample", str(conditional), "--melody", str(tmp_path / "high.mid"), "--out", str(songs)]) == 2
+    assert "outside the run's range" in capsys.readouterr().err
