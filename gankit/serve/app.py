@@ -3,15 +3,15 @@ CDN) and a JSON/PNG API over the served runs (`create_app`). OpenAPI schema at /
 
     GET  /api/runs                              the served runs and their controls
     GET  /api/runs/{run}                        one of them
-    GET  /api/runs/{run}/sample.png?seed=&n=&class=&ema=&domain=&truncation=&text=   a grid (images; text=: a
-                                                the prompt of a text-conditioned run), a scatter or pianorolls
+    GET  /api/runs/{run}/sample.png?seed=&n=&class=&ema=&domain=&truncation=&text=   a grid (images; text=: the
+                                                prompt of a text-conditioned run), a scatter or pianorolls
     GET  /api/runs/{run}/mix.png?rows=&cols=&layers=                 a style-mixing grid (style-based runs)
     GET  /api/runs/{run}/sample.csv?...         rows (tables, points)
     GET  /api/runs/{run}/sample?...             JSON: the seed and options used, a permalink, rows for tables,
                                                 links to each song's files for music
+    POST /api/runs/{run}/sample                 the same, the options in a JSON body
     GET  /api/runs/{run}/song.mid?...&index=    music: sample `index` as MIDI (song.wav: rendered, song.png: its
                                                 pianoroll), the files `gankit sample RUN --out songs/` writes
-    POST /api/runs/{run}/sample                 the same, the options in a JSON body
     POST /api/runs/{run}/stylize                multipart content + style images, form field alpha: a PNG
     GET  /api/runs/{run}/export.onnx            `gankit export`'s ONNX file of the run's generator
     GET  /api/stats                             network calls and requests per run (the batching's effect)
@@ -156,19 +156,22 @@ def create_app(runs: dict[str, ServedRun], token: str | None = None, window: flo
         return {"seed": seed, "n": ask.n, "class": ask.cls, "ema": ask.ema, "domain": ask.domain,
                 "truncation": ask.truncation, "text": ask.text}
 
+    def query(ask: SampleBody, seed: int) -> str:
+        return urlencode({k: v for k, v in values(ask, seed).items() if v is not None})
+
     def used(run: ServedRun, ask: SampleBody, seed: int) -> dict:
-        query = urlencode({k: v for k, v in values(ask, seed).items() if v is not None})
-        return {"run": run.name, **values(ask, seed), "step": run.pipe.step, "permalink": f"/runs/{run.name}?{query}",
-                "png": f"/api/runs/{run.name}/sample.png?{query}" if run.kind != "table" else None,
-                "csv": f"/api/runs/{run.name}/sample.csv?{query}" if run.kind != "image" else None}
+        q = query(ask, seed)
+        return {"run": run.name, **values(ask, seed), "step": run.pipe.step, "permalink": f"/runs/{run.name}?{q}",
+                "png": f"/api/runs/{run.name}/sample.png?{q}" if run.kind != "table" else None,
+                "csv": f"/api/runs/{run.name}/sample.csv?{q}" if run.kind != "image" else None}
 
     def songs(run: ServedRun, ask: SampleBody, seed: int) -> dict:
         """Music: each sample's MIDI, WAV and pianoroll links."""
         if not run.music:
             return {}
-        query = urlencode({k: v for k, v in values(ask, seed).items() if v is not None})
         base = f"/api/runs/{run.name}/song"
-        return {"songs": [{kind: f"{base}.{kind}?{query}&index={i}" for kind in SONG_TYPES} for i in range(ask.n)]}
+        return {"songs": [{kind: f"{base}.{kind}?{query(ask, seed)}&index={i}" for kind in SONG_TYPES}
+                          for i in range(ask.n)]}
 
     def asked(seed: int | None = Query(None, ge=0, le=SEED_MAX, description="the same seed gives the same samples"),
               n: int = Query(1, ge=1, description="how many samples (bounded per kind of data)"),
