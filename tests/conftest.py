@@ -124,3 +124,19 @@ def serve_runs(tmp_path_factory) -> dict[str, Path]:
         assert main(["train", *args, "--preset", "smoke", "--out", str(out / name), "--no-progress"]) == 0
         [runs[name]] = (out / name).iterdir()
     return runs
+
+
+@pytest.fixture(scope="session")
+def media_runs(tmp_path_factory, tiny_pianoroll, tiny_events) -> dict[str, Path]:
+    """Smoke runs of the kinds `gankit serve` gives a prompt box or a music player: StackGAN on `shapes`
+    (sentences), MuseGAN on tiny pianorolls and C-RNN-GAN on tiny note events."""
+    import gankit
+    from gankit.cli import main
+
+    out = tmp_path_factory.mktemp("media-runs")
+    assert main(["train", "stackgan", "--data", "shapes", "--preset", "smoke", "--out", str(out / "words"),
+                 "--no-progress"]) == 0
+    [words] = (out / "words").iterdir()
+    return {"words": words,
+            "chorus": gankit.train("musegan", tiny_pianoroll, preset="smoke", out=out / "chorus", progress=False).path,
+            "melody": gankit.train("crnngan", tiny_events, preset="smoke", out=out / "melody", progress=False).path}

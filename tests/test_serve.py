@@ -183,6 +183,77 @@ def test_onnx_download_runs_in_onnxruntime(client):
     assert client.get("/api/runs/style/export.onnx").status_code == 404
 
 
+@pytest.fixture(scope="module")
+def media(media_runs):
+    with TestClient(build_app([f"{name}={path}" for name, path in media_runs.items()])) as c:
+        yield c
+
+
+def test_a_prompt_draws_images_of_its_sentence(media, media_runs):
+    runs = {r["name"]: r["controls"] for r in media.get("/api/runs").json()["runs"]}
+    assert runs["words"]["prompt"] and not runs["chorus"]["prompt"] and runs["chorus"]["music"]
+    text = "a small red circle at the top"
+    answer = media.get("/api/runs/words/sample.png", params={"text": text, "n": 4, "seed": 2})
+    assert answer.status_code == 200 and answer.headers["content-type"] == "image/png"
+    expected = png_bytes(media.app.state.runs["words"], gankit.load(media_runs["words"])(4, condition=text, seed=2))
+    assert np.abs(pixels(answer.content) - pixels(expected)).max() <= 1  # what the Python API draws for it
+    other = media.get("/api/runs/words/sample.png", params={"text": "a large blue square at the bottom", "n": 4,
+                                                            "seed": 2})
+    assert other.status_code == 200 and other.content != answer.content
+    body = media.post("/api/runs/words/sample", json={"text": text, "n": 4, "seed": 2}).json()
+    assert body["text"] == text and media.get(body["png"]).content == answer.content
+    assert body["permalink"] == "/runs/words?seed=2&n=4&text=a+small+red+circle+at+the+top"
+
+
+@pytest.mark.parametrize("run,text,reason", [
+    ("words", "", "the prompt is empty: type a sentence"),
+    ("words", "   ", "the prompt is empty"),
+    ("words", "a circle " * 100, "the prompt is too long: 899 characters, at most 500"),
+    ("chorus", "a tune", "is not conditioned on text"),
+])
+def test_an_empty_or_too_long_prompt_is_a_one_line_4xx(media, run, text, reason):
+    for answer in (media.get(f"/api/runs/{run}/sample.png", params={"text": text}),
+                   media.post(f"/api/runs/{run}/sample", json={"text": text})):
+        assert answer.status_code == 400 and answer.json() == {"error": answer.json()["error"], "status": 400}
+        assert reason in answer.json()["error"] and "\n" not in answer.text and "Traceback" not in answer.text
+    assert media.get("/api/runs/words/sample.png", params={"text": "a green cross"}).status_code == 200
+
+
+def test_a_prompt_past_the_text_encoders_limit_is_refused_before_sampling(media, monkeypatch):
+    from gankit.data.text import HashEncoder
+
+    monkeypatch.setattr(HashEncoder, "max_tokens", 3)
+    answer = media.get("/api/runs/words/sample.png", params={"text": "a small red circle"})
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "the prompt is too long: this run's text encoder reads at most 3 tokens"
+
+
+@pytest.mark.parametrize("run", ["chorus", "melody"])
+def test_music_runs_play_and_download_their_midi(media, media_runs, run, tmp_path):
+    import mido
+
+    body = media.get(f"/api/runs/{run}/sample?seed=4&n=2").json()
+    assert len(body["songs"]) == 2 and body["songs"][1]["mid"].endswith("index=1")
+    midi = media.get(body["songs"][1]["mid"])
+    assert midi.status_code == 200 and midi.headers["content-type"] == "audio/midi"
+    assert midi.headers["content-disposition"] == f'attachment; filename="{run}-4-1.mid"'
+    song = mido.MidiFile(file=io.BytesIO(midi.content))
+    assert sum(m.type == "note_on" and m.velocity > 0 for track in song.tracks for m in track) > 0
+    written = gankit.load(media_runs[run]).write(gankit.load(media_runs[run])(2, seed=4), tmp_path / "songs")
+    assert midi.content == (tmp_path / "songs" / "sample-001.mid").read_bytes()  # as `gankit sample` writes it
+    wav = media.get(body["songs"][1]["wav"])
+    assert wav.headers["content-type"] == "audio/wav" and wav.content[:4] == b"RIFF" and len(written) == 6
+    roll = media.get(body["songs"][1]["png"])
+    assert roll.headers["content-type"] == "image/png" and Image.open(io.BytesIO(roll.content)).size[0] > 100
+    assert media.get(body["png"]).headers["content-type"] == "image/png"  # both pianorolls side by side
+    for url, status, reason in [(f"/api/runs/{run}/song.mid?n=2&index=2", 422, "index: one of the n=2 samples"),
+                                (f"/api/runs/{run}/song.ogg", 422, "kind"),
+                                ("/api/runs/words/song.mid", 400, "not music"),
+                                (f"/api/runs/{run}/song.mid?n=9", 422, "at most 8")]:
+        answer = media.get(url)
+        assert answer.status_code == status and reason in answer.json()["error"], answer.text
+
+
 BAD = [
     ("get", "/api/runs/nope/sample.png", {}, 404, "no run named 'nope'"),
     ("get", "/api/runs/..%2F..%2Fetc%2Fpasswd/sample.png", {}, 404, ""),

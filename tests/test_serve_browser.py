@@ -1,7 +1,8 @@
 """`gankit serve` in a real browser: a `gankit serve` process on a free port, driven by Playwright with headless
 Chromium (Debian's `chromium` package, launched by its path: Playwright's own browser download is not
 available here). Every control the served models have is used: New and the space bar, class, EMA, domain,
-the permalink, the table and its CSV, the scatter, the ONNX link, and a style upload."""
+the permalink, the table and its CSV, the scatter, the ONNX link, a style upload, a text run's prompt box and a
+music run's players and MIDI links."""
 
 import os
 import shutil
@@ -26,9 +27,10 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(serve_runs):
+def server(serve_runs, media_runs):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "gankit", "serve", *[f"{n}={p}" for n, p in serve_runs.items()],
+    runs = {**serve_runs, **media_runs}
+    proc = subprocess.Popen([sys.executable, "-m", "gankit", "serve", *[f"{n}={p}" for n, p in runs.items()],
                              "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     for _ in range(600):
@@ -79,7 +81,7 @@ def test_index_lists_every_run_and_links_to_its_page(page, server):
     page.goto(server + "/")
     page.wait_for_selector("#runs a")
     names = page.locator("#runs a").all_inner_texts()
-    assert sorted(names) == ["digits", "faces", "hospitals", "ring", "style"]
+    assert sorted(names) == ["chorus", "digits", "faces", "hospitals", "melody", "ring", "style", "words"]
     page.click("text=digits")
     page.wait_for_url("**/runs/digits*")
     ready(page)
@@ -181,3 +183,34 @@ def test_truncation_slider_and_style_mixing(page, server):
     page.click("#mix-go")
     page.wait_for_selector("#error:not([hidden])")
     assert "rows: 1 to 8" in page.inner_text("#error")
+
+
+def test_a_prompt_box_draws_the_sentence_and_shows_why_an_empty_one_is_refused(page, server):
+    page.goto(server + "/runs/words?seed=3&n=4")
+    assert ready(page) == "3" and page.is_visible("#prompt")
+    count = shown(page)
+    page.fill("#prompt", "a small red circle at the top")
+    page.click("#prompt-go")
+    assert ready(page, count) == "3"
+    assert "text=a+small+red+circle" in page.get_attribute("#sample", "data-url") and "text=" in page.url
+    assert page.evaluate("document.querySelector('#sample').naturalWidth") > 0
+    page.fill("#prompt", "")
+    page.click("#prompt-go")
+    page.wait_for_selector("#error:not([hidden])")
+    assert page.inner_text("#error") == "the prompt is empty: type a sentence"
+
+
+def test_a_music_run_plays_each_song_and_links_its_midi(page, server):
+    page.goto(server + "/runs/chorus?seed=2&n=2")
+    assert ready(page) == "2"
+    assert page.locator("#songs audio[controls]").count() == 2 and not page.is_visible("#sample")
+    page.wait_for_function("[...document.querySelectorAll('#songs img')].every(i => i.complete && i.naturalWidth > 0)")
+    links = page.locator("#songs a[download]")
+    assert links.count() == 2 and "sample 2 (.mid)" in links.nth(1).inner_text()
+    midi = page.request.get(absolute(page, "#songs figure:nth-child(2) a", "href"))
+    assert midi.headers["content-type"] == "audio/midi" and midi.body()[:4] == b"MThd"
+    wav = page.request.get(absolute(page, "#songs figure:nth-child(2) audio", "src"))
+    assert wav.headers["content-type"] == "audio/wav" and wav.body()[:4] == b"RIFF"
+    with page.expect_download() as download:
+        links.nth(0).click()
+    assert download.value.suggested_filename == "chorus-2-0.mid"

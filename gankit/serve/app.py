@@ -3,11 +3,15 @@ CDN) and a JSON/PNG API over the served runs (`create_app`). OpenAPI schema at /
 
     GET  /api/runs                              the served runs and their controls
     GET  /api/runs/{run}                        one of them
-    GET  /api/runs/{run}/sample.png?seed=&n=&class=&ema=&domain=&truncation=    a grid (images) or a scatter
+    GET  /api/runs/{run}/sample.png?seed=&n=&class=&ema=&domain=&truncation=&text=   a grid (images; text=: the
+                                                prompt of a text-conditioned run), a scatter or pianorolls
     GET  /api/runs/{run}/mix.png?rows=&cols=&layers=                 a style-mixing grid (style-based runs)
     GET  /api/runs/{run}/sample.csv?...         rows (tables, points)
-    GET  /api/runs/{run}/sample?...             JSON: the seed and options used, a permalink, rows for tables
+    GET  /api/runs/{run}/sample?...             JSON: the seed and options used, a permalink, rows for tables,
+                                                links to each song's files for music
     POST /api/runs/{run}/sample                 the same, the options in a JSON body
+    GET  /api/runs/{run}/song.mid?...&index=    music: sample `index` as MIDI (song.wav: rendered, song.png: its
+                                                pianoroll), the files `gankit sample RUN --out songs/` writes
     POST /api/runs/{run}/stylize                multipart content + style images, form field alpha: a PNG
     GET  /api/runs/{run}/export.onnx            `gankit export`'s ONNX file of the run's generator
     GET  /api/stats                             network calls and requests per run (the batching's effect)
@@ -23,6 +27,7 @@ import random
 import tempfile
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
@@ -33,11 +38,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import GankitError
 from .batching import Batcher
-from .runs import ServedRun, csv_text, grid_png, json_rows, png_bytes
+from .runs import ServedRun, csv_text, grid_png, json_rows, png_bytes, song_files
 from .uploads import MAX_BYTES, decode_image
 
 SEED_MAX = 2**31 - 1
 STATIC = {"serve.js": "text/javascript", "serve.css": "text/css"}
+SONG_TYPES = {"mid": "audio/midi", "wav": "audio/wav", "png": "image/png"}
 COOKIE = "gankit_token"
 MAX_REQUEST_BYTES = 2 * MAX_BYTES + 2**16  # a content and a style image, and the form around them
 
@@ -52,6 +58,7 @@ class SampleBody(BaseModel):
     ema: bool | None = None
     domain: str | None = None
     truncation: float | None = Field(None, ge=0.0, le=1.0)
+    text: str | None = None
 
 
 MIX_SEEDS = 8  # at most this many rows and columns in a served mixing grid
@@ -138,20 +145,33 @@ def create_app(runs: dict[str, ServedRun], token: str | None = None, window: flo
         """Check a request against the run (n, class, options) and fix its seed: (seed, condition, options)."""
         if ask.n > run.max_n:
             raise HTTPException(422, f"n: at most {run.max_n} {run.kind} samples per request")
-        condition, options = run.condition(ask.cls, ask.n), run.options(ask.ema, ask.domain, ask.truncation)
+        condition, options = run.condition(ask.cls, ask.n, ask.text), run.options(ask.ema, ask.domain, ask.truncation)
         return random.randrange(SEED_MAX) if ask.seed is None else ask.seed, condition, options
 
     async def draw(run: ServedRun, ask: SampleBody):
         seed, condition, options = settle(run, ask)
         return await batchers[run.name].sample(ask.n, seed, condition, **options), seed
 
+    def values(ask: SampleBody, seed: int) -> dict:
+        return {"seed": seed, "n": ask.n, "class": ask.cls, "ema": ask.ema, "domain": ask.domain,
+                "truncation": ask.truncation, "text": ask.text}
+
+    def query(ask: SampleBody, seed: int) -> str:
+        return urlencode({k: v for k, v in values(ask, seed).items() if v is not None})
+
     def used(run: ServedRun, ask: SampleBody, seed: int) -> dict:
-        values = {"seed": seed, "n": ask.n, "class": ask.cls, "ema": ask.ema, "domain": ask.domain,
-                  "truncation": ask.truncation}
-        query = urlencode({k: v for k, v in values.items() if v is not None})
-        return {"run": run.name, **values, "step": run.pipe.step, "permalink": f"/runs/{run.name}?{query}",
-                "png": f"/api/runs/{run.name}/sample.png?{query}" if run.kind != "table" else None,
-                "csv": f"/api/runs/{run.name}/sample.csv?{query}" if run.kind != "image" else None}
+        q = query(ask, seed)
+        return {"run": run.name, **values(ask, seed), "step": run.pipe.step, "permalink": f"/runs/{run.name}?{q}",
+                "png": f"/api/runs/{run.name}/sample.png?{q}" if run.kind != "table" else None,
+                "csv": f"/api/runs/{run.name}/sample.csv?{q}" if run.kind != "image" else None}
+
+    def songs(run: ServedRun, ask: SampleBody, seed: int) -> dict:
+        """Music: each sample's MIDI, WAV and pianoroll links."""
+        if not run.music:
+            return {}
+        base = f"/api/runs/{run.name}/song"
+        return {"songs": [{kind: f"{base}.{kind}?{query(ask, seed)}&index={i}" for kind in SONG_TYPES}
+                          for i in range(ask.n)]}
 
     def asked(seed: int | None = Query(None, ge=0, le=SEED_MAX, description="the same seed gives the same samples"),
               n: int = Query(1, ge=1, description="how many samples (bounded per kind of data)"),
@@ -159,9 +179,10 @@ def create_app(runs: dict[str, ServedRun], token: str | None = None, window: flo
               ema: bool | None = Query(None, description="sample G_ema (true) or G (false)"),
               domain: str | None = Query(None, max_length=100, description="the domain to sample (multi-domain tables)"),
               truncation: float | None = Query(None, ge=0.0, le=1.0, description="truncation ψ (style-based runs)"),
+              text: str | None = Query(None, description="a sentence to draw (text-conditioned runs)"),
               ) -> SampleBody:
         """The query parameters of the GET sample endpoints, as the POST body reads them."""
-        return SampleBody(seed=seed, n=n, cls=cls, ema=ema, domain=domain, truncation=truncation)
+        return SampleBody(seed=seed, n=n, cls=cls, ema=ema, domain=domain, truncation=truncation, text=text)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index():
@@ -233,10 +254,30 @@ def create_app(runs: dict[str, ServedRun], token: str | None = None, window: flo
 
     async def describe(served: ServedRun, ask: SampleBody) -> dict:
         """The seed and options used, with links to the samples; table and point rows inline."""
-        if served.kind == "image":  # the picture is the PNG link: check the request and fix its seed only
-            return used(served, ask, settle(served, ask)[0])
+        if served.kind == "image" or served.music:  # pictures and songs are links: check the request, fix its seed
+            seed = settle(served, ask)[0]
+            return {**used(served, ask, seed), **songs(served, ask, seed)}
         samples, seed = await draw(served, ask)
         return {**used(served, ask, seed), **json_rows(served, samples)}
+
+    @app.get("/api/runs/{run}/song.{kind}", response_class=Response)
+    async def song(run: str, kind: Literal["mid", "wav", "png"], ask: SampleBody = Depends(asked),
+                   index: int = Query(0, ge=0, description="which of the n samples")):
+        """One generated song of a music run: its MIDI file, its WAV rendering or its pianoroll."""
+        served = find(run)
+        if not served.music:
+            raise HTTPException(400, f"run {run} ({served.recipe.name}) makes {served.kind} samples, not music")
+        if index >= ask.n:
+            raise HTTPException(422, f"index: one of the n={ask.n} samples, 0..{ask.n - 1}")
+        seed = settle(served, ask)[0]
+        key = (index, *values(ask, seed).values())
+        files = served.songs.get(key)
+        if files is None:
+            samples, _ = await draw(served, ask.model_copy(update={"seed": seed}))
+            files = served.keep_song(key, await asyncio.to_thread(song_files, served, samples, index))
+        disposition = f'{"attachment" if kind == "mid" else "inline"}; filename="{run}-{seed}-{index}.{kind}"'
+        return Response(files[f".{kind}"], media_type=SONG_TYPES[kind],
+                        headers={**sample_headers(seed, ask.n), "Content-Disposition": disposition})
 
     @app.post("/api/runs/{run}/stylize", response_class=Response)
     async def stylize(run: str, content: UploadFile = File(...), style: UploadFile = File(...),

@@ -5,7 +5,8 @@ The controls follow from the run, not from a list of methods: a truncation slide
 the recipe samples with `truncation` and has a W space, a class menu for conditional recipes, an EMA
 switch where the run keeps G_ema, a domain menu where the recipe samples into named domains, uploads for a
 recipe whose `serve_form` is "stylize" (a content and a style image), a scatter for 2-D points, a table for
-tabular data.
+tabular data, a prompt box for a recipe conditioned on text, and per sample a pianoroll, a WAV player and a
+MIDI download for music (the files `gankit sample RUN --out songs/` writes).
 """
 
 import csv
@@ -15,6 +16,7 @@ import math
 import re
 import tempfile
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,10 +25,13 @@ import torch
 from .. import viz
 from ..errors import GankitError
 from ..modalities import get_modality
+from ..modalities.music import MusicModality
 from ..pipelines import RunPipeline, Samples
 
 # the most samples one request may ask for, by kind of data (a grid of 64 images, a scatter of 5,000 points)
-MAX_N = {"image": 64, "points": 5000, "table": 1000}
+MAX_N = {"image": 64, "points": 5000, "table": 1000, "pianoroll": 8, "events": 8}
+PROMPT_CHARS = 500  # the longest prompt read (the run's text encoder may allow fewer tokens)
+SONGS_KEPT = 32     # rendered songs (MIDI, pianoroll, WAV) kept per run: a page asks for each song's three files
 PYPLOT = threading.Lock()  # matplotlib's pyplot is not thread-safe: one scatter at a time
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -37,6 +42,7 @@ class ServedRun:
     pipe: RunPipeline
     folder: Path
     export_cache: dict = field(default_factory=dict)
+    songs: OrderedDict = field(default_factory=OrderedDict)
 
     @property
     def recipe(self):
@@ -71,6 +77,15 @@ class ServedRun:
         return self.takes("ema") and any(n.endswith("_ema") for n in self.pipe.nets)
 
     @property
+    def prompted(self) -> bool:
+        """True if the run is conditioned on sentences (a prompt box)."""
+        return self.recipe.condition_kind == "text"
+
+    @property
+    def music(self) -> bool:
+        return isinstance(get_modality(self.kind), MusicModality)
+
+    @property
     def mixing(self) -> list[str]:
         """The style-layer groups a style-mixing grid can take from its columns ([] without a W space)."""
         space = self.recipe.style_space(self.pipe.nets)
@@ -84,7 +99,7 @@ class ServedRun:
                 "controls": {"classes": self.classes, "ema": self.has_ema, "domains": self.domains,
                              "truncation": self.takes("truncation"), "mixing": self.mixing,
                              "stylize": form == "stylize", "scatter": self.kind == "points",
-                             "table": self.kind == "table"},
+                             "table": self.kind == "table", "prompt": self.prompted, "music": self.music},
                 "export": self.exportable}
 
     @property
@@ -97,9 +112,13 @@ class ServedRun:
                 self.export_cache["exportable"] = False
         return self.export_cache["exportable"]
 
-    def condition(self, cls: int | None, n: int):
-        """The condition of a request: its class (checked against the menu), for tables always explicit
-        labels (balanced when no class is asked) so that each row's label can be written beside it."""
+    def condition(self, cls: int | None, n: int, text: str | None = None):
+        """The condition of a request: its prompt (text runs), its class (checked against the menu), for tables
+        always explicit labels (balanced when no class is asked) so that each row's label can be written beside it."""
+        if text is not None:
+            if cls is not None:
+                raise GankitError("give a class or a prompt, not both")
+            return self.prompt(text)
         classes = self.classes
         if cls is not None:
             if not classes:
@@ -109,6 +128,30 @@ class ServedRun:
         if self.kind == "table" and classes:
             return torch.full((n,), cls) if cls is not None else torch.arange(n) % len(classes)
         return cls
+
+    def keep_song(self, key: tuple, files: dict[str, bytes]) -> dict[str, bytes]:
+        """Keep a rendered song (the last SONGS_KEPT): a page asks for its MIDI, pianoroll and WAV in turn."""
+        self.songs[key] = files
+        while len(self.songs) > SONGS_KEPT:
+            self.songs.popitem(last=False)
+        return files
+
+    def prompt(self, text: str) -> str:
+        """A prompt checked before it reaches the text encoder: a sentence within the encoder's limit."""
+        if not self.prompted:
+            raise GankitError(f"run {self.name} ({self.recipe.name}) is not conditioned on text: it takes no prompt")
+        text = text.strip()
+        if not text:
+            raise GankitError("the prompt is empty: type a sentence")
+        if len(text) > PROMPT_CHARS:
+            raise GankitError(f"the prompt is too long: {len(text)} characters, at most {PROMPT_CHARS}")
+        from ..data.text import get_encoder
+
+        encoder = get_encoder(self.recipe.cfg.text_encoder)
+        if len(encoder.tokens(text)) > encoder.max_tokens:
+            raise GankitError(f"the prompt is too long: this run's text encoder reads at most {encoder.max_tokens} "
+                              "tokens")
+        return text
 
     def options(self, ema: bool | None, domain: str | None, truncation: float | None = None) -> dict:
         options = {}
@@ -160,6 +203,9 @@ def png_bytes(run: ServedRun, samples: Samples) -> bytes:
     if run.kind == "points" and data.shape[1] == 2:
         with PYPLOT, tempfile.TemporaryDirectory() as tmp:
             return viz.save_scatter(data, Path(tmp) / "s.png", means=run.pipe.spec.meta.get("means")).read_bytes()
+    if run.music:  # the pianorolls side by side, as the training previews show them
+        with PYPLOT, tempfile.TemporaryDirectory() as tmp:
+            return get_modality(run.kind).preview(data, run.pipe.spec, Path(tmp) / "s.png").read_bytes()
     raise GankitError(f"run {run.name} has {run.kind} samples: ask for sample.csv or sample.json")
 
 
@@ -191,3 +237,11 @@ def json_rows(run: ServedRun, samples: Samples) -> dict:
         return {"columns": header, "rows": rows}
     data = samples.data.detach().float().cpu().flatten(1)
     return {"columns": [f"x{i}" for i in range(data.shape[1])], "rows": data.tolist()}
+
+
+def song_files(run: ServedRun, samples: Samples, index: int) -> dict[str, bytes]:
+    """Sample `index` as `gankit sample RUN --out songs/` writes it: {".mid", ".png", ".wav": bytes}."""
+    one = Samples(samples.data[index:index + 1], samples.meta)
+    with PYPLOT, tempfile.TemporaryDirectory() as tmp:
+        written = run.pipe.write(one, Path(tmp) / "song.mid", title=f"{run.name}, step {run.pipe.step}")
+        return {p.suffix: p.read_bytes() for p in written}

@@ -82,6 +82,7 @@ function query(info, seed) {
   if ($("domain")) q.set("domain", $("domain").value);
   if ($("ema") && !$("ema").checked) q.set("ema", "false");
   if ($("truncation") && Number($("truncation").value) !== 1) q.set("truncation", $("truncation").value);
+  if (info.controls.prompt && $("prompt").dataset.asked) q.set("text", $("prompt").value);
   return q;
 }
 
@@ -98,6 +99,20 @@ function renderTable(columns, rows) {
   $("table").hidden = false;
 }
 
+function renderSongs(songs) {  // music: per sample its pianoroll, a player of its WAV rendering, its MIDI file
+  const figures = songs.map((song, i) => {
+    const figure = document.createElement("figure");
+    const roll = Object.assign(document.createElement("img"), { src: song.png, alt: `pianoroll of sample ${i + 1}` });
+    const audio = Object.assign(document.createElement("audio"), { controls: true, preload: "none", src: song.wav });
+    const midi = Object.assign(document.createElement("a"), { href: song.mid, textContent: `sample ${i + 1} (.mid)` });
+    midi.setAttribute("download", "");
+    figure.append(roll, audio, midi);
+    return figure;
+  });
+  $("songs").replaceChildren(...figures);
+  $("songs").hidden = false;
+}
+
 async function show(info, seed) {
   showError("");
   document.body.dataset.ready = "";
@@ -110,6 +125,13 @@ async function show(info, seed) {
     const body = await getJSON(`${base}/sample?${q}`);
     renderTable(body.columns, body.rows);
     $("download").href = `${base}/sample.csv?${q}`;
+    shown(seed);
+    return;
+  }
+  if (info.controls.music) {
+    const body = await getJSON(`${base}/sample?${q}`);
+    renderSongs(body.songs);
+    $("download").href = body.png;
     shown(seed);
     return;
   }
@@ -197,10 +219,16 @@ async function runPage() {
     for (const group of info.controls.mixing) $("mix-layers").add(new Option(group, group));
     $("mixing").onsubmit = () => { mixStyles(info).catch((e) => showError(e.message)); return false; };
   }
+  if (info.controls.prompt) {
+    $("prompt-form").hidden = false;
+    $("prompt").value = params.get("text") || "";
+    if (params.has("text")) $("prompt").dataset.asked = "1";
+  }
   let seed = params.has("seed") ? Number(params.get("seed")) : randomSeed();
   const refresh = (newSeed) => { if (newSeed) seed = randomSeed(); show(info, seed).catch((e) => showError(e.message)); };
   $("new").onclick = () => refresh(true);
   $("controls").onchange = () => refresh(false);
+  $("prompt-form").onsubmit = () => { $("prompt").dataset.asked = "1"; refresh(false); return false; };
   document.addEventListener("keydown", (event) => {
     if (event.code === "Space" && !["INPUT", "SELECT", "TEXTAREA", "BUTTON"].includes(event.target.tagName)) {
       event.preventDefault();
