@@ -184,6 +184,17 @@ def test_each_image_is_conditioned_on_the_mean_of_its_own_captions(small_shapes)
     assert torch.allclose(out[0], scale * text[0, 0]) and torch.allclose(out[1], scale * text[1].mean(0), atol=1e-5)
 
 
+def test_sentence_embeddings_are_kept_for_the_latest_sentences_only(small_shapes, monkeypatch):
+    from gankit.recipes import stackgan
+
+    monkeypatch.setattr(stackgan, "EMBEDDINGS_KEPT", 3)
+    rec = recipe(small_shapes, resolution=32)
+    first = rec.embed(["a", "b"])
+    rec.embed(["c", "d", "b"])
+    assert list(rec._embedded) == ["b", "c", "d"]  # the oldest went: a server's prompts do not pile up
+    assert torch.equal(rec.embed(["a", "b"]), first)  # an evicted sentence is encoded again, the same
+
+
 def test_joint_two_stage_training_and_sampling_either_stage(small_shapes):
     rec = recipe(small_shapes, stage=2, resolution=32)
     trainer = Trainer(rec, small_shapes, progress=False)

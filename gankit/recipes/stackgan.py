@@ -40,6 +40,7 @@ from .base import SMOKE_RUN, Phase, Recipe, register
 
 SAMPLE_CHUNK = 256
 PREVIEW_CAPTIONS = 8
+EMBEDDINGS_KEPT = 10_000  # sentences whose embeddings a recipe object keeps (sampling, serving)
 
 
 @dataclass
@@ -202,14 +203,18 @@ class StackGAN(Recipe):
         return [names[i] for i in y.tolist()]
 
     def embed(self, captions: list[str]) -> Tensor:
-        """Embeddings of sentences ([n, E]), each distinct sentence encoded once per recipe object."""
+        """Embeddings of sentences ([n, E]), each distinct sentence encoded once per recipe object while it is
+        among the last EMBEDDINGS_KEPT (a server's prompts must not grow memory without end)."""
         from ..data.text import encode
 
         cache = self.__dict__.setdefault("_embedded", {})
         new = sorted({c for c in captions if c not in cache})
         if new:
             cache.update(zip(new, encode(new, self.cfg.text_encoder)))
-        return torch.stack([cache[c] for c in captions])
+        out = torch.stack([cache[c] for c in captions])
+        for oldest in list(cache)[:max(0, len(cache) - EMBEDDINGS_KEPT)]:  # dicts keep insertion order
+            del cache[oldest]
+        return out
 
     # -- the step ---------------------------------------------------------------------------
     def generate(self, nets: Mapping[str, nn.Module], z: Tensor, text: Tensor, eps: dict | None = None,
