@@ -88,7 +88,8 @@ def test_teacher_forcing_is_the_free_run_when_fed_its_own_outputs(tiny_events):
     assert torch.allclose(G(z, teacher=free), free, atol=1e-6)
 
 
-def test_train_sample_eval_from_the_cli(tmp_path, capsys, monkeypatch):
+def band_folder(tmp_path, monkeypatch):
+    """A folder of two small band songs (piano, bass, drums), with gankit's cache inside tmp_path."""
     from test_music_data import band
 
     monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
@@ -96,6 +97,11 @@ def test_train_sample_eval_from_the_cli(tmp_path, capsys, monkeypatch):
     folder.mkdir()
     for i in range(2):
         band(folder / f"song{i}.mid")
+    return folder
+
+
+def test_train_sample_eval_from_the_cli(tmp_path, capsys, monkeypatch):
+    folder = band_folder(tmp_path, monkeypatch)
     assert main(["train", "musegan", "--data", f"midi:{folder}", "--preset", "smoke", "--set",
                  "music.tracks=piano,bass,drums", "--set", "music.transpose=false", "--out", str(tmp_path / "runs"),
                  "--no-progress"]) == 0
@@ -121,7 +127,7 @@ def test_train_sample_eval_from_the_cli(tmp_path, capsys, monkeypatch):
     assert np.isfinite(scores["data/TD/piano-bass"])
 
 
-def test_a_melody_from_a_midi_file_is_harmonised(tiny_pianoroll, tmp_path):
+def test_a_melody_from_a_midi_file_is_harmonised(tiny_pianoroll, tiny_events, tmp_path):
     from gankit.data.midi import write_midi
     from gankit.data.music import melody_roll
 
@@ -137,6 +143,8 @@ def test_a_melody_from_a_midi_file_is_harmonised(tiny_pianoroll, tmp_path):
     high = write_midi(tmp_path / "high.mid", np.array([[0, 0, 4, 127, 90]], np.int32), [{"name": "x"}])
     with pytest.raises(GankitError, match="outside the run's range"):
         melody_roll(high, tiny_pianoroll.spec)
+    with pytest.raises(GankitError, match="draws events data, not pianorolls"):
+        melody_roll(path, tiny_events.spec)
 
 
 def test_the_report_embeds_audio_players(tiny_events, tmp_path):
@@ -157,11 +165,7 @@ def test_sample_harmonises_a_melody_file_from_the_cli(tmp_path, capsys, monkeypa
 
     from gankit.data.midi import parse_selectors, read_midi
 
-    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
-    folder = tmp_path / "midi"
-    folder.mkdir()
-    for i in range(2):
-        band(folder / f"song{i}.mid")
+    folder = band_folder(tmp_path, monkeypatch)
     runs = tmp_path / "runs"
     for extra in (["--set", "condition_track=piano"], []):
         assert main(["train", "musegan", "--data", f"midi:{folder}", "--preset", "smoke", "--set",

@@ -438,6 +438,9 @@ def melody_roll(path: str | Path, spec: DataSpec, tracks: str = "all") -> torch.
     pitch axis, its first phrase (`sample(condition=melody_roll(path, pipe.spec))`)."""
     from .midi import read_midi
 
+    if spec.kind != "pianoroll":
+        raise GankitError(f"{path}: the run draws {spec.kind} data, not pianorolls: a melody is given to "
+                          "a track-conditional musegan run")
     tracks_, length, pitches = spec.shape
     lowest = spec.meta["lowest_pitch"]
     try:
