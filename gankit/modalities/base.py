@@ -16,6 +16,7 @@ class Modality:
     kind: ClassVar[str]
     extensions: ClassVar[tuple[str, ...]] = (".npy",)   # what `write` can produce, the first is the default
     preview_count: ClassVar[int] = 64                    # fixed-noise samples in each training preview
+    serve_max_n: ClassVar[int] = 64                      # the most samples one `gankit serve` request may ask for
 
     def preview(self, samples: Tensor, spec, path: Path, real: Tensor | None = None, title: str = "") -> Path | None:
         """A picture of samples during training (None if this kind has no picture)."""

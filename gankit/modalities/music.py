@@ -91,6 +91,7 @@ class MusicModality(Modality):
 
     extensions = ("", ".mid", ".npy")
     preview_count = PREVIEW_SAMPLES
+    serve_max_n = 8  # each song is rendered to MIDI, a pianoroll and a WAV for the page
 
     def notes(self, sample: np.ndarray, spec) -> np.ndarray:
         raise NotImplementedError

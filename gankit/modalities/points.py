@@ -17,6 +17,7 @@ class PointsModality(Modality):
     kind = "points"
     extensions = (".npy", ".png")  # either way: the .npy samples, and for 2-D data a .png scatter beside
     preview_count = PREVIEW_POINTS
+    serve_max_n = 5000  # a scatter of 5,000 points is one cheap request
 
     def preview(self, samples, spec, path, real=None, title=""):
         if samples.shape[1] != 2:

@@ -10,6 +10,7 @@ class TableModality(Modality):
     kind = "table"
     extensions = (".csv", ".npy")
     preview_count = 0  # no picture of a table during training
+    serve_max_n = 1000
 
     def write(self, samples, spec, out, rows=None, title=""):
         out = check_extension(out, self.extensions, spec)

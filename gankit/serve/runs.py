@@ -28,8 +28,6 @@ from ..modalities import get_modality
 from ..modalities.music import MusicModality
 from ..pipelines import RunPipeline, Samples
 
-# the most samples one request may ask for, by kind of data (a grid of 64 images, a scatter of 5,000 points)
-MAX_N = {"image": 64, "points": 5000, "table": 1000, "pianoroll": 8, "events": 8}
 PROMPT_CHARS = 500  # the longest prompt read (the run's text encoder may allow fewer tokens)
 SONGS_KEPT = 32     # rendered songs (MIDI, pianoroll, WAV) kept per run: a page asks for each song's three files
 PYPLOT = threading.Lock()  # matplotlib's pyplot is not thread-safe: one scatter at a time
@@ -54,7 +52,7 @@ class ServedRun:
 
     @property
     def max_n(self) -> int:
-        return MAX_N.get(self.kind, 64)
+        return get_modality(self.kind).serve_max_n
 
     def takes(self, option: str) -> bool:
         return option in inspect.signature(self.recipe.sample).parameters
