@@ -147,6 +147,39 @@ def test_equalised_linear_scales_at_run_time_and_adain_sets_each_channels_statis
     assert torch.allclose(out.std((2, 3), unbiased=False), (1 + scale).abs(), atol=1e-3)  # std = |1 + s|
 
 
+def test_demodulated_layer_is_a_per_sample_modulated_conv_with_unit_output_variance():
+    """StyleGAN2 eq. 1-3: the unfused form (scale, shared conv, scale) equals a conv with each sample's
+    own weights w'_oik = s_i·w_oik / σ_o; with unit-variance inputs every output channel has unit variance."""
+    torch.manual_seed(0)
+    layer = StyleLayer(16, 8, 4, conv=True, up=False, demodulate=True)
+    x, w = torch.randn(3, 16, 32, 32), torch.randn(3, 4)
+    style = layer.style(w)
+    got = layer.modulated_conv(x, style)
+    weight = layer.conv.weight * layer.conv.scale
+    for n in range(3):
+        per_sample = weight * style[n].view(1, -1, 1, 1)
+        per_sample = per_sample / per_sample.pow(2).sum((1, 2, 3), keepdim=True).sqrt()
+        expected = torch.nn.functional.conv2d(x[n:n + 1], per_sample, padding=1)
+        assert torch.allclose(got[n:n + 1], expected, atol=1e-5)
+    inner = got[..., 1:-1, 1:-1]  # away from the zero padding
+    assert torch.allclose(inner.std((0, 2, 3)), torch.ones(8), atol=0.1)
+    assert float(layer.style.bias.detach().mean()) == pytest.approx(1.0)  # styles start at 1: no modulation
+
+
+def test_demodulated_generator_has_no_instance_norm_and_samples_through_the_recipe():
+    torch.manual_seed(0)
+    G = StyleGANGenerator(8, 8, 16, 1, 64, 16, mapping_depth=2, demodulate=True).eval()
+    assert all(layer.conv is not None and layer.demodulate for layer in G.synthesis.layers)
+    z = torch.randn(4, 8)
+    with torch.no_grad():
+        images, first = G(z, noise="const"), G(z[:1], noise="const")
+    assert images.shape == (4, 1, 16, 16) and float(images.std(0).mean()) > 0.01  # images depend on z
+    assert torch.allclose(first, images[:1], atol=1e-5)                        # one sample at a time: the same
+    data = from_tensors(torch.rand(16, 1, 16, 16) * 2 - 1, name="tiny")
+    rec = make("stylegan", data, demodulate=True)
+    assert rec.build_nets()["G"].synthesis.layers[0].demodulate
+
+
 def test_style_mixing_uses_a_second_code_from_a_crossover_and_w_avg_tracks_training():
     torch.manual_seed(0)
     G = StyleGANGenerator(8, 8, 16, 1, 64, 16, mapping_depth=2, mixing_prob=1.0)

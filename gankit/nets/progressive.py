@@ -243,37 +243,62 @@ class MappingNetwork(nn.Module):
 
 class StyleLayer(nn.Module):
     """[upsample, conv3×3, blur] (or just conv3×3; or nothing for the constant), then noise·strength, bias,
-    LeakyReLU, instance norm and AdaIN: x·(1 + s) + b with (s, b) = affine(w) (StyleGAN eq. 1)."""
+    LeakyReLU, instance norm and AdaIN: x·(1 + s) + b with (s, b) = affine(w) (StyleGAN eq. 1).
 
-    def __init__(self, c_in: int, c_out: int, w_dim: int, conv: bool, up: bool):
+    `demodulate` (StyleGAN2, Karras et al. 2020, §2.2 eq. 1-3) replaces instance norm and AdaIN by a conv
+    whose input channels are scaled by the style s = affine(w) (bias 1) and whose outputs are divided by
+    their expected standard deviation, σ_o = sqrt(Σ_i,k (W_oik·s_i)² + ε): the statistics are normalised
+    from the weights, not measured on the feature maps, so the generator has no reason to plant the
+    "droplet" spikes v1 uses to steer instance norm (StyleGAN2 §2.1). Written as scale, shared conv,
+    scale (the official code's unfused form): the same maths, any batch size, exportable to ONNX."""
+
+    def __init__(self, c_in: int, c_out: int, w_dim: int, conv: bool, up: bool, demodulate: bool = False):
         super().__init__()
+        conv = conv or demodulate  # a demodulated layer is a conv, the first one too (StyleGAN2's 4×4 block)
         self.conv = EqualConv2d(c_in, c_out, 3, bias=False) if conv else None
         self.up, self.blur = up, Blur(c_out) if up else None
+        self.demodulate = demodulate
         self.noise_strength = nn.Parameter(torch.zeros(c_out))
         self.bias = nn.Parameter(torch.zeros(c_out))
-        self.style = EqualLinear(w_dim, 2 * c_out, gain=1.0)
+        self.style = EqualLinear(w_dim, c_in, gain=1.0, bias_init=1.0) if demodulate else \
+            EqualLinear(w_dim, 2 * c_out, gain=1.0)
 
     def forward(self, x: Tensor, w: Tensor, noise: Tensor) -> Tensor:
+        if self.demodulate:
+            return self.epilogue(self.modulated_conv(x, self.style(w)), noise)
         if self.conv is not None:
             x = self.blur(self.conv(upsample(x))) if self.up else self.conv(x)
-        x = x + noise * self.noise_strength.view(1, -1, 1, 1)
-        x = lrelu(x + self.bias.view(1, -1, 1, 1))
-        x = instance_norm(x)
+        x = instance_norm(self.epilogue(x, noise))
         scale, shift = self.style(w).unsqueeze(-1).unsqueeze(-1).chunk(2, 1)
         return x * (1 + scale) + shift
+
+    def epilogue(self, x: Tensor, noise: Tensor) -> Tensor:
+        x = x + noise * self.noise_strength.view(1, -1, 1, 1)
+        return lrelu(x + self.bias.view(1, -1, 1, 1))
+
+    def modulated_conv(self, x: Tensor, style: Tensor) -> Tensor:
+        weight = self.conv.weight * self.conv.scale                                  # [out, in, k, k]
+        sigma_sq = style.pow(2) @ weight.pow(2).sum((2, 3)).t()                      # [N, out]
+        x = x * style.view(*style.shape, 1, 1)
+        x = self.conv(upsample(x)) if self.up else self.conv(x)
+        x = x * torch.rsqrt(sigma_sq + 1e-8).view(*sigma_sq.shape, 1, 1)
+        return self.blur(x) if self.up else x
 
 
 class SynthesisNetwork(Growing):
     """A learned 4×4 constant, two style layers per level (the first of each level upsamples), toRGB per level."""
 
-    def __init__(self, w_dim: int, resolution: int, channels: int, fmaps: int, fmap_max: int):
+    def __init__(self, w_dim: int, resolution: int, channels: int, fmaps: int, fmap_max: int,
+                 demodulate: bool = False):
         super().__init__(level_count(resolution))
         nf = [channels_at(level, fmaps, fmap_max) for level in range(self.levels)]
-        self.const = nn.Parameter(torch.ones(1, nf[0], 4, 4))
-        layers = [StyleLayer(nf[0], nf[0], w_dim, conv=False, up=False), StyleLayer(nf[0], nf[0], w_dim, True, False)]
+        # v1's constant is ones (instance norm makes the scale moot); a demodulated conv needs a varied input
+        self.const = nn.Parameter(torch.randn(1, nf[0], 4, 4) if demodulate else torch.ones(1, nf[0], 4, 4))
+        layers = [StyleLayer(nf[0], nf[0], w_dim, False, False, demodulate),
+                  StyleLayer(nf[0], nf[0], w_dim, True, False, demodulate)]
         for level in range(1, self.levels):
-            layers += [StyleLayer(nf[level - 1], nf[level], w_dim, True, True),
-                       StyleLayer(nf[level], nf[level], w_dim, True, False)]
+            layers += [StyleLayer(nf[level - 1], nf[level], w_dim, True, True, demodulate),
+                       StyleLayer(nf[level], nf[level], w_dim, True, False, demodulate)]
         self.layers = nn.ModuleList(layers)
         self.to_rgb = nn.ModuleList([EqualConv2d(c, channels, 1, gain=1.0) for c in nf])
         # the "const" noise inputs: one fixed map per layer, drawn once (StyleGAN's noise variables)
@@ -314,10 +339,10 @@ class StyleGANGenerator(nn.Module):
 
     def __init__(self, z_dim: int, w_dim: int, resolution: int, channels: int, fmaps: int, fmap_max: int,
                  mapping_depth: int = 8, mapping_lr_mul: float = 0.01, mixing_prob: float = 0.9,
-                 w_avg_beta: float = 0.995):
+                 w_avg_beta: float = 0.995, demodulate: bool = False):
         super().__init__()
         self.mapping = MappingNetwork(z_dim, w_dim, mapping_depth, mapping_lr_mul)
-        self.synthesis = SynthesisNetwork(w_dim, resolution, channels, fmaps, fmap_max)
+        self.synthesis = SynthesisNetwork(w_dim, resolution, channels, fmaps, fmap_max, demodulate)
         self.mixing_prob, self.w_avg_beta = mixing_prob, w_avg_beta
         self.register_buffer("w_avg", torch.zeros(w_dim))
 

@@ -34,6 +34,7 @@ class StyleGANConfig(R1Config, GrowthConfig):
     mixing_prob: float = param(0.9, "style mixing regularisation: probability of a second w (paper 0.9)",
                                min=0.0, max=1.0)
     w_avg_beta: float = param(0.995, "decay of the running mean w̄ used by truncation", min=0.0, max=1.0)
+    demodulate: bool = param(False, "StyleGAN2's weight demodulation instead of instance norm + AdaIN (v1: false)")
     truncation_cutoff: int = param(8, "truncation applies to the first this-many style layers (paper 8)", min=1)
     G: GrowNetConfig = nested(GrowNetConfig, "synthesis network width")
     D: GrowDConfig = nested(GrowDConfig, "discriminator width and minibatch stddev")
@@ -96,7 +97,8 @@ class StyleGAN(Progressive, R1GAN):
     def build_nets(self) -> dict[str, nn.Module]:
         cfg, channels, resolution = self.cfg, self.spec.shape[0], self.spec.shape[-1]
         G = StyleGANGenerator(cfg.z_dim, cfg.w_dim, resolution, channels, cfg.G.fmaps, cfg.G.fmap_max,
-                              cfg.mapping_depth, cfg.mapping_lr_mul, cfg.mixing_prob, cfg.w_avg_beta)
+                              cfg.mapping_depth, cfg.mapping_lr_mul, cfg.mixing_prob, cfg.w_avg_beta,
+                              cfg.demodulate)
         D = ProgressiveDiscriminator(resolution, channels, cfg.D.fmaps, cfg.D.fmap_max, cfg.D.mbstd_group, blur=True)
         return {"G": G, "D": D}
 
