@@ -11,6 +11,10 @@
             eager loop of the same nets and the same step math (NS loss + R1, style mixing, EMA), side by
             side in one process (ratio = gankit time / plain time), at 32² and 64²; peak RSS.
   stream    stylegan at 64² on a folder of generated RGB JPEGs streamed from disk: memory over training.
+  collapse  the stylegan collapse on mnist5k taken apart: a plain eager loop at 32² (no growing, no EMA) of a
+            StyleGAN or ProGAN generator against the same ProgressiveDiscriminator, NS + R1 or WGAN-GP, with
+            one setting changed at a time; every --every steps the digit classifier's labels of 500 samples
+            of G (how many digits get ≥ 5 %, the largest share) and the pixel std over z (real digits: 0.264).
   onnx      export the full generator (mapping + truncation + synthesis, const noise) of a run and compare
             it with PyTorch in onnxruntime.
 
@@ -18,6 +22,7 @@
     python benchmarks/bench_progressive.py analyse runs-bench/stylegan
     python benchmarks/bench_progressive.py speed
     python benchmarks/bench_progressive.py onnx runs-bench/stylegan
+    python benchmarks/bench_progressive.py collapse --G style --loss wgan --steps 1000
 """
 
 import argparse
@@ -35,8 +40,9 @@ from gankit.evaluate import Evaluator
 from gankit.latents import slerp
 from gankit.metrics.features import digit_features
 from gankit.metrics.prdc import precision_recall
-from gankit.objectives import g_nonsaturating, r1_penalty
-from gankit.objectives.adversarial import d_minimax
+from gankit.nets.progressive import ProGANGenerator, ProgressiveDiscriminator, StyleGANGenerator
+from gankit.objectives import drift_penalty, g_nonsaturating, gradient_penalty, r1_penalty
+from gankit.objectives.adversarial import d_minimax, d_wasserstein, g_wasserstein
 from gankit.train import Trainer
 from gankit.train.optim import ema_copy, ema_update
 
@@ -265,6 +271,52 @@ def onnx(args) -> None:
     emit({"benchmark": "stylegan_onnx", "run": str(args.run), **out})
 
 
+# ------------------------------------------------------------------------------ collapse
+
+def collapse(args) -> None:
+    torch.manual_seed(args.seed)
+    reals, z_dim, batch = gankit.load_dataset("mnist5k").all().x, 128, 32
+    if args.G == "style":
+        G = StyleGANGenerator(z_dim, 128, 32, 1, 1024, 64, 8, args.mapping_lr_mul, args.mixing_prob,
+                              demodulate=args.demodulate)
+    else:
+        G = ProGANGenerator(z_dim, 32, 1, 1024, 64)
+    D = ProgressiveDiscriminator(32, 1, 1024, 64, 4, blur=True)
+    opt_g, opt_d = (torch.optim.Adam(net.parameters(), lr=args.lr, betas=(0.0, 0.99)) for net in (G, D))
+    extractor, start = digit_features(), time.process_time()
+    for step in range(1, args.steps + 1):
+        x = reals[torch.randint(len(reals), (batch,))]
+        with torch.no_grad():
+            fake = G(torch.randn(batch, z_dim))
+        D.requires_grad_(True)
+        if args.loss == "ns":
+            loss_d = d_minimax(D(x), D(fake)) + (r1_penalty(D, x, args.gamma) if args.gamma else 0.0)
+        else:
+            d_real = D(x)
+            loss_d = d_wasserstein(d_real, D(fake)) + 10 * gradient_penalty(D, x, fake) + drift_penalty(d_real, 1e-3)
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        D.requires_grad_(False)
+        g_loss = g_nonsaturating if args.loss == "ns" else g_wasserstein
+        loss_g = g_loss(D(G(torch.randn(batch, z_dim))))
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        if step % args.every == 0:
+            G.eval()
+            with torch.no_grad():
+                images = G(torch.randn(500, z_dim, generator=torch.Generator().manual_seed(1))).clamp(-1, 1)
+            G.train()
+            counts = torch.bincount(extractor.extract(images, logits=True)[1].argmax(1), minlength=10)
+            emit({"benchmark": "stylegan_collapse", "G": args.G, "loss": args.loss, "gamma": args.gamma,
+                  "mixing_prob": args.mixing_prob, "mapping_lr_mul": args.mapping_lr_mul, "lr": args.lr,
+                  "demodulate": args.demodulate, "step": step,
+                  "cpu_minutes": round((time.process_time() - start) / 60, 2),
+                  "digits_over_5pct": int((counts >= 25).sum()), "largest_share": round(counts.max().item() / 500, 3),
+                  "pixel_std_over_z": round(images.std(0).mean().item(), 3)})
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="command", required=True)
@@ -284,10 +336,22 @@ def main(argv=None) -> int:
     m.add_argument("--images", type=int, default=3000)
     m.add_argument("--steps", type=int, default=240)
     m.add_argument("--root", default="/tmp/gankit-progressive-bench")
+    k = sub.add_parser("collapse")
+    k.add_argument("--G", choices=("style", "pro"), default="style")
+    k.add_argument("--loss", choices=("ns", "wgan"), default="ns", help="ns: NS + R1 γ; wgan: WGAN-GP λ 10 + drift")
+    k.add_argument("--gamma", type=float, default=10.0)
+    k.add_argument("--mixing-prob", type=float, default=0.9)
+    k.add_argument("--mapping-lr-mul", type=float, default=0.01)
+    k.add_argument("--demodulate", action="store_true")
+    k.add_argument("--lr", type=float, default=1e-3)
+    k.add_argument("--steps", type=int, default=1500)
+    k.add_argument("--every", type=int, default=100)
+    k.add_argument("--seed", type=int, default=0)
     o = sub.add_parser("onnx")
     o.add_argument("run", type=Path)
     args = p.parse_args(argv)
-    {"curves": curves, "analyse": analyse, "speed": speed, "stream": stream, "onnx": onnx}[args.command](args)
+    {"curves": curves, "analyse": analyse, "speed": speed, "stream": stream, "onnx": onnx,
+     "collapse": collapse}[args.command](args)
     return 0
 
 
