@@ -277,10 +277,10 @@ def collapse(args) -> None:
     torch.manual_seed(args.seed)
     reals, z_dim, batch = gankit.load_dataset("mnist5k").all().x, 128, 32
     if args.G == "style":
-        G = StyleGANGenerator(z_dim, 128, 32, 1, 1024, 64, 8, args.mapping_lr_mul, args.mixing_prob,
-                              demodulate=args.demodulate)
+        G = StyleGANGenerator(z_dim, 128, 32, 1, args.fmaps, args.fmap_max, 8, args.mapping_lr_mul,
+                              args.mixing_prob, demodulate=args.demodulate)
     else:
-        G = ProGANGenerator(z_dim, 32, 1, 1024, 64)
+        G = ProGANGenerator(z_dim, 32, 1, args.fmaps, args.fmap_max)
     D = ProgressiveDiscriminator(32, 1, 1024, 64, 4, blur=True)
     opt_g, opt_d = (torch.optim.Adam(net.parameters(), lr=args.lr, betas=(0.0, 0.99)) for net in (G, D))
     extractor, start = digit_features(), time.process_time()
@@ -311,7 +311,7 @@ def collapse(args) -> None:
             counts = torch.bincount(extractor.extract(images, logits=True)[1].argmax(1), minlength=10)
             emit({"benchmark": "stylegan_collapse", "G": args.G, "loss": args.loss, "gamma": args.gamma,
                   "mixing_prob": args.mixing_prob, "mapping_lr_mul": args.mapping_lr_mul, "lr": args.lr,
-                  "demodulate": args.demodulate, "step": step,
+                  "demodulate": args.demodulate, "G_fmaps": args.fmaps, "G_fmap_max": args.fmap_max, "step": step,
                   "cpu_minutes": round((time.process_time() - start) / 60, 2),
                   "digits_over_5pct": int((counts >= 25).sum()), "largest_share": round(counts.max().item() / 500, 3),
                   "pixel_std_over_z": round(images.std(0).mean().item(), 3)})
@@ -344,6 +344,8 @@ def main(argv=None) -> int:
     k.add_argument("--mapping-lr-mul", type=float, default=0.01)
     k.add_argument("--demodulate", action="store_true")
     k.add_argument("--lr", type=float, default=1e-3)
+    k.add_argument("--fmaps", type=int, default=1024, help="G's width (the cpu preset: 1024, at most 64 maps)")
+    k.add_argument("--fmap-max", type=int, default=64)
     k.add_argument("--steps", type=int, default=1500)
     k.add_argument("--every", type=int, default=100)
     k.add_argument("--seed", type=int, default=0)
