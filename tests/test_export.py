@@ -47,6 +47,18 @@ def test_every_traceable_recipe_exports_to_onnx_and_torchscript(name, kind, tiny
     assert got.shape == (17, *pipe.spec.shape) and np.abs(got - expected).max() <= 1e-4
 
 
+def test_demodulated_stylegan_exports_at_any_batch_size(tiny_images, tmp_path):
+    """StyleGAN2's demodulation is written unfused (no per-sample grouped conv), so the batch axis stays free."""
+    pipe = trained("stylegan", tiny_images, tmp_path, demodulate=True)
+    path, diff = export_pipeline(pipe, "onnx", tmp_path / "g.onnx")
+    assert diff <= 1e-4
+    module, inputs, _ = pipe.module()
+    z = torch.randn(5, inputs[0].shape[1])
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"z": z.numpy()})[0]
+    with torch.no_grad():
+        assert np.abs(got - module(z).numpy()).max() <= 1e-4
+
+
 def test_conditional_generator_exports_with_its_labels(tiny_images, tmp_path):
     pipe = trained("dcgan", tiny_images, tmp_path, **{"remedy.condition": "projection"})
     path, diff = export_pipeline(pipe, "onnx", tmp_path / "c.onnx")
