@@ -22,10 +22,20 @@ HERE = Path(__file__).parent
 SETS = ["steps=4", "D.dropout=0", "G.norm=none", "batch_size=8", "ckpt_every=100", "sample_every=100"]
 
 
+# A rank of a real torchrun on this 2-core CPU machine sometimes dies with SIGABRT in C++ ("terminate called
+# without an active exception": a joinable std::thread destroyed), inside torch/gloo, not in gankit's code;
+# seen in 2 of 4 full suite runs on 2026-12-04, never when the test runs alone. Such a run is retried once
+# (the retry is checked in full, like any run); every other failure fails the test at once.
+TORCH_ABORT = "terminate called without an active exception"
+
+
 def torchrun(*args, timeout=240):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *map(str, args)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    if proc.returncode != 0 and TORCH_ABORT in proc.stderr:
+        print(f"torchrun: a rank aborted in C++ ({TORCH_ABORT}); running it again once", file=sys.stderr)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     return proc
 
