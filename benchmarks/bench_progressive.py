@@ -166,23 +166,33 @@ def analyse(args) -> None:
 
 # ------------------------------------------------------------------------------ speed
 
-def plain_loop(G, D, G_ema, opt_g, opt_d, reals, z_dim: int, gamma: float = 10.0):
-    """The same step as gankit's stylegan recipe, written out: D (NS loss + R1 on reals), then G, then EMA."""
+def plain_loop(G, D, G_ema, opt_g, opt_d, reals, z_dim: int, gamma: float = 10.0, loss: str = "ns"):
+    """The same step as gankit's stylegan recipe, written out: D (NS loss + R1 on reals; `loss="wgan"`:
+    progan's WGAN-GP λ 10 + drift), then G, then EMA (none without a G_ema)."""
+    def d_loss(x, fake):
+        if loss == "ns":
+            return d_minimax(D(x), D(fake)) + (r1_penalty(D, x, gamma) if gamma else 0.0)
+        d_real = D(x)
+        return d_wasserstein(d_real, D(fake)) + 10 * gradient_penalty(D, x, fake) + drift_penalty(d_real, 1e-3)
+
+    g_loss = g_nonsaturating if loss == "ns" else g_wasserstein
+
     def step(x):
         z = torch.randn(len(x), z_dim)
         with torch.no_grad():
             fake = G(z)
         D.requires_grad_(True)
-        loss_d = d_minimax(D(x), D(fake)) + r1_penalty(D, x, gamma)
+        loss_d = d_loss(x, fake)
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
         D.requires_grad_(False)
-        loss_g = g_nonsaturating(D(G(torch.randn(len(x), z_dim))))
+        loss_g = g_loss(D(G(torch.randn(len(x), z_dim))))
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
-        ema_update(G_ema, G, 0.999)
+        if G_ema is not None:
+            ema_update(G_ema, G, 0.999)
     return step
 
 
@@ -283,26 +293,10 @@ def collapse(args) -> None:
         G = ProGANGenerator(z_dim, 32, 1, args.fmaps, args.fmap_max)
     D = ProgressiveDiscriminator(32, 1, 1024, 64, 4, blur=True)
     opt_g, opt_d = (torch.optim.Adam(net.parameters(), lr=args.lr, betas=(0.0, 0.99)) for net in (G, D))
+    train_step = plain_loop(G, D, None, opt_g, opt_d, reals, z_dim, args.gamma, args.loss)
     extractor, start = digit_features(), time.process_time()
     for step in range(1, args.steps + 1):
-        x = reals[torch.randint(len(reals), (batch,))]
-        with torch.no_grad():
-            fake = G(torch.randn(batch, z_dim))
-        D.requires_grad_(True)
-        if args.loss == "ns":
-            loss_d = d_minimax(D(x), D(fake)) + (r1_penalty(D, x, args.gamma) if args.gamma else 0.0)
-        else:
-            d_real = D(x)
-            loss_d = d_wasserstein(d_real, D(fake)) + 10 * gradient_penalty(D, x, fake) + drift_penalty(d_real, 1e-3)
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
-        D.requires_grad_(False)
-        g_loss = g_nonsaturating if args.loss == "ns" else g_wasserstein
-        loss_g = g_loss(D(G(torch.randn(batch, z_dim))))
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
+        train_step(reals[torch.randint(len(reals), (batch,))])
         if step % args.every == 0:
             G.eval()
             with torch.no_grad():
