@@ -166,6 +166,19 @@ def test_demodulated_layer_is_a_per_sample_modulated_conv_with_unit_output_varia
     assert float(layer.style.bias.detach().mean()) == pytest.approx(1.0)  # styles start at 1: no modulation
 
 
+def test_demodulated_upsampling_layer_blurs_each_samples_modulated_conv():
+    torch.manual_seed(0)
+    layer = StyleLayer(8, 4, 4, conv=True, up=True, demodulate=True)
+    x, style = torch.randn(2, 8, 8, 8), layer.style(torch.randn(2, 4))
+    got = layer.modulated_conv(x, style)
+    weight = layer.conv.weight * layer.conv.scale
+    for n in range(2):
+        per_sample = weight * style[n].view(1, -1, 1, 1)
+        per_sample = per_sample / per_sample.pow(2).sum((1, 2, 3), keepdim=True).sqrt()
+        expected = layer.blur(torch.nn.functional.conv2d(upsample(x[n:n + 1]), per_sample, padding=1))
+        assert got.shape == (2, 4, 16, 16) and torch.allclose(got[n:n + 1], expected, atol=1e-5)
+
+
 def test_demodulated_generator_has_no_instance_norm_and_samples_through_the_recipe():
     torch.manual_seed(0)
     G = StyleGANGenerator(8, 8, 16, 1, 64, 16, mapping_depth=2, demodulate=True).eval()

@@ -267,22 +267,24 @@ class StyleLayer(nn.Module):
         if self.demodulate:
             return self.epilogue(self.modulated_conv(x, self.style(w)), noise)
         if self.conv is not None:
-            x = self.blur(self.conv(upsample(x))) if self.up else self.conv(x)
+            x = self.resample_conv(x)
         x = instance_norm(self.epilogue(x, noise))
         scale, shift = self.style(w).unsqueeze(-1).unsqueeze(-1).chunk(2, 1)
         return x * (1 + scale) + shift
+
+    def resample_conv(self, x: Tensor) -> Tensor:
+        return self.blur(self.conv(upsample(x))) if self.up else self.conv(x)
 
     def epilogue(self, x: Tensor, noise: Tensor) -> Tensor:
         x = x + noise * self.noise_strength.view(1, -1, 1, 1)
         return lrelu(x + self.bias.view(1, -1, 1, 1))
 
     def modulated_conv(self, x: Tensor, style: Tensor) -> Tensor:
+        """Modulate the inputs, convolve, demodulate the outputs (the blur, per channel, commutes with it)."""
         weight = self.conv.weight * self.conv.scale                                  # [out, in, k, k]
         sigma_sq = style.pow(2) @ weight.pow(2).sum((2, 3)).t()                      # [N, out]
-        x = x * style.view(*style.shape, 1, 1)
-        x = self.conv(upsample(x)) if self.up else self.conv(x)
-        x = x * torch.rsqrt(sigma_sq + 1e-8).view(*sigma_sq.shape, 1, 1)
-        return self.blur(x) if self.up else x
+        x = self.resample_conv(x * style.view(*style.shape, 1, 1))
+        return x * torch.rsqrt(sigma_sq + 1e-8).view(*sigma_sq.shape, 1, 1)
 
 
 class SynthesisNetwork(Growing):
