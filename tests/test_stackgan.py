@@ -228,6 +228,23 @@ def test_stage_two_refuses_a_stage_one_run_of_another_side(small_shapes, tmp_pat
         recipe(small_shapes, stage=2, resolution=32, stage1=str(tmp_path / "one")).build_nets()
 
 
+def test_projection_d_adds_the_inner_product_of_text_code_and_the_feature_map(small_shapes):
+    from gankit.nets.stackgan import TextDiscriminator
+
+    D = TextDiscriminator(text_dim=6, resolution=16, width=4, join="projection").eval()
+    features, text = torch.randn(3, 8, 4, 4), torch.randn(3, 6)
+    h = features.flatten(1)  # where a feature is counts: captions name positions
+    by_hand = h @ D.unconditional.weight[0] + D.unconditional.bias + ((text @ D.text.weight.T) * h).sum(1)
+    assert torch.allclose(D.logits(features, text), by_hand, atol=1e-5)
+    with pytest.raises(ValueError, match="concat or projection"):
+        TextDiscriminator(6, 16, 4, join="add")
+    rec = recipe(small_shapes, resolution=32, d_join="projection")
+    trainer = Trainer(rec, small_shapes, progress=False)
+    before = trainer.nets["D1"].text.weight.clone()
+    trainer.train_step()
+    assert not torch.equal(before, trainer.nets["D1"].text.weight)  # the text path learns through the loss
+
+
 def test_data_embedded_by_another_encoder_is_refused(small_shapes):
     with pytest.raises(gankit.GankitError, match="embedded by hash; this run's text_encoder is minilm"):
         recipe(small_shapes, resolution=32, text_encoder="minilm")

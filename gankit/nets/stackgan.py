@@ -14,6 +14,11 @@ Generative Adversarial Networks", §3), after the official PyTorch code (hanzhan
   logit (the official `D_GET_LOGITS`). The image features are computed once and judged with several texts
   (right and mismatched) by `logits`. Unlike the official code, which hands D the generator's μ, D
   compresses φ_t itself, so D's and G's parameters stay apart.
+  `join="projection"` judges the pair instead as a projection discriminator does (Miyato & Koyama 2018,
+  "cGANs with Projection Discriminator", eq. 3): logit = w·h + ⟨V φ_t, h⟩, with h the whole 4×4 feature map
+  flattened rather than summed over space, so that the text can ask for a place ("in the top left") as well
+  as a colour. On `shapes` it taught G the colours and positions the concatenation never did
+  (benchmarks/README.md §16; summed over space, positions stayed at chance).
 """
 
 import math
@@ -111,17 +116,24 @@ class StageTwoGenerator(nn.Module):
 
 
 class TextDiscriminator(nn.Module):
-    def __init__(self, text_dim: int, resolution: int = 32, width: int = 32, text_width: int = 128, channels: int = 3):
+    def __init__(self, text_dim: int, resolution: int = 32, width: int = 32, text_width: int = 128, channels: int = 3,
+                 join: str = "concat"):
         super().__init__()
+        if join not in ("concat", "projection"):
+            raise ValueError(f"join must be concat or projection, not {join!r}")
+        self.join = join
         downs = _ups(4, resolution)
         layers, ch = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)], width
         for _ in range(downs - 1):
             layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2, True)]
             ch *= 2
         self.trunk = nn.Sequential(*layers)                                    # [B, ch, 4, 4]
-        self.text = nn.Sequential(nn.Linear(text_dim, text_width), nn.LeakyReLU(0.2, True))
-        self.judge = nn.Sequential(nn.Conv2d(ch + text_width, ch, 3, 1, 1, bias=False), nn.BatchNorm2d(ch),
-                                   nn.LeakyReLU(0.2, True), nn.Conv2d(ch, 1, 4, 4))
+        if join == "projection":
+            self.unconditional, self.text = nn.Linear(ch * 16, 1), nn.Linear(text_dim, ch * 16, bias=False)
+        else:
+            self.text = nn.Sequential(nn.Linear(text_dim, text_width), nn.LeakyReLU(0.2, True))
+            self.judge = nn.Sequential(nn.Conv2d(ch + text_width, ch, 3, 1, 1, bias=False), nn.BatchNorm2d(ch),
+                                       nn.LeakyReLU(0.2, True), nn.Conv2d(ch, 1, 4, 4))
         dcgan_init(self)
 
     def features(self, x: Tensor) -> Tensor:
@@ -129,6 +141,9 @@ class TextDiscriminator(nn.Module):
 
     def logits(self, features: Tensor, text: Tensor) -> Tensor:
         """Image features [B, ch, 4, 4] with texts [B, E] -> logits [B]."""
+        if self.join == "projection":
+            h = features.flatten(1)
+            return self.unconditional(h).flatten() + (self.text(text) * h).sum(1)
         t = self.text(text)[:, :, None, None].expand(-1, -1, 4, 4)
         return self.judge(torch.cat([features, t], 1)).flatten()
 

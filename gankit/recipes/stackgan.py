@@ -7,7 +7,10 @@ augmentation (§3.1) draws ĉ = μ(φ_t) + σ(φ_t) ⊙ ε and adds `kl_weight` 
 (objectives/text.py; the official config's `COEFF.KL` = 2.0, the paper writes λ = 1; `ca=false` switches it
 off). Stage I (§3.2) draws a coarse image from [ĉ, z]; Stage II (§3.3) refines it to twice the side with the
 text conditioned again. Both discriminators are matching-aware (real + right text, real + wrong text, fake +
-right text; objectives/text.py), and G's loss is the non-saturating one. Steps, per stage trained:
+right text; objectives/text.py), and G's loss is the non-saturating one. D joins image and text by
+default as a projection discriminator (Miyato & Koyama 2018) over its 4×4 feature map, not by the paper's
+concatenation (`d_join=concat`): at equal steps on `shapes` only the projection taught G the named colours and
+positions (benchmarks/README.md §16). Steps, per stage trained:
   1. D phase: fakes G(z, φ) (their graph kept for the G phase, as the adversarial family does), then
      L_D = BCE(D(x, φ), 1) + ½ [BCE(D(x, φ_wrong), 0) + BCE(D(G, φ), 0)], φ_wrong = the batch's texts rolled by one.
   2. G phase: L_G = −log D(G(z, φ), φ) + kl_weight · KL.
@@ -62,7 +65,10 @@ class StackGANConfig(C.TrainConfig):
                              min=0.0)
     g_width: int = param(32, "generator channels at its last stage (the official code: 64 at 4×4 ×16)", min=4)
     d_width: int = param(32, "discriminator channels at its first stage", min=4)
-    text_width: int = param(128, "D's compressed text code (official ef_dim 128)", min=1)
+    text_width: int = param(128, "D's compressed text code (official ef_dim 128; d_join=concat)", min=1)
+    d_join: str = param("projection", "how D joins image and text: concat (the paper's: the text code replicated over "
+                                  "4×4 and concatenated) or projection (Miyato & Koyama 2018: logit += ⟨V φ_t, h⟩, "
+                                  "h the 4×4 feature map)", choices=("concat", "projection"))
     residual: int = param(2, "Stage II's residual blocks (official 4)", min=0, max=16)
     ema: float = param(0.999, "EMA decay of G1_ema / G2_ema (0 = none)", min=0.0, max=0.99999)
     G_opt: C.OptimConfig = nested(C.OptimConfig, "generators' optimizer (Adam 2e-4, β1 0.5)")
@@ -78,9 +84,9 @@ class StackGAN(Recipe):
         "smoke": {**SMOKE_RUN, "batch_size": 8, "text_encoder": "hash", "g_width": 8, "d_width": 8, "c_dim": 16,
                   "z_dim": 16, "text_width": 16, "resolution": 16, "residual": 1},
         # `shapes` on a CPU in a few minutes (benchmarks/bench_stackgan.py): Stage I at 32², then Stage II at 64²
-        "shapes": {"steps": 1000, "batch_size": 64, "g_width": 16, "d_width": 16, "D_opt.lr": 1e-4, "log_every": 100,
-                   "sample_every": 500, "ckpt_every": 500, "tensorboard": False},
-        "shapes-stage2": {"stage": 2, "resolution": 64, "steps": 400, "batch_size": 32, "g_width": 16, "d_width": 16,
+        "shapes": {"steps": 5000, "batch_size": 64, "g_width": 16, "d_width": 16, "D_opt.lr": 1e-4, "log_every": 100,
+                   "sample_every": 1000, "ckpt_every": 1000, "tensorboard": False},
+        "shapes-stage2": {"stage": 2, "resolution": 64, "steps": 1000, "batch_size": 32, "g_width": 16, "d_width": 16,
                           "D_opt.lr": 1e-4,
                           "log_every": 100, "sample_every": 300, "ckpt_every": 300, "tensorboard": False},
         # the paper's sides, halved for the official widths' cost on a CPU: Stage I at 64², Stage II at 128²
@@ -135,10 +141,11 @@ class StackGAN(Recipe):
         nets: dict[str, nn.Module] = {
             "G1": StageOneGenerator(self.text_dim, cfg.z_dim, cfg.c_dim, self.stage_one_side, cfg.g_width, cfg.ca, ch)}
         if "1" in self.trained:
-            nets["D1"] = TextDiscriminator(self.text_dim, self.stage_one_side, cfg.d_width, cfg.text_width, ch)
+            nets["D1"] = TextDiscriminator(self.text_dim, self.stage_one_side, cfg.d_width, cfg.text_width, ch,
+                                           cfg.d_join)
         if cfg.stage == 2:
             nets["G2"] = StageTwoGenerator(self.text_dim, cfg.c_dim, self.side, cfg.g_width, cfg.residual, cfg.ca, ch)
-            nets["D2"] = TextDiscriminator(self.text_dim, self.side, cfg.d_width, cfg.text_width, ch)
+            nets["D2"] = TextDiscriminator(self.text_dim, self.side, cfg.d_width, cfg.text_width, ch, cfg.d_join)
         if "1" not in self.trained:
             self.load_stage_one(nets["G1"])
         return nets
