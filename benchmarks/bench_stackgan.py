@@ -4,6 +4,7 @@ and off, and cost. Prints JSON (saved as benchmarks/results_stackgan.json).
     nice -n 10 python benchmarks/bench_stackgan.py --runs benchmarks/stackgan-runs      # trains what is missing
     python benchmarks/bench_stackgan.py --stage1 RUN --stage1-noca RUN --stage2 RUN    # reuse finished runs
     python benchmarks/bench_stackgan.py --stage1 RUN --stage1-noca RUN --out F.json    # Stage I only
+    python benchmarks/bench_stackgan.py ... --extra concat=RUN     # also measure a run trained with d_join=concat
 
 Runs (each `gankit train stackgan --data shapes ...`, text_encoder=minilm, one thread each; the two Stage-I runs
 side by side): Stage I at 32² (`--preset shapes`), the same with `--set ca=false`, and Stage II at 64² on the
@@ -290,7 +291,15 @@ def figures(stage2_pipe) -> None:
                  HERE / "stackgan_gallery.html", "stackgan on shapes: Stage II 64² (last 3: unseen combinations)")
 
 
-def stage1_only(stage1: Path, stage1_noca: Path, out: Path) -> None:
+def extra_runs(specs: list[str]) -> dict:
+    """--extra NAME=RUN: more finished runs whose faithfulness is measured beside the others."""
+    pairs = [spec.partition("=") for spec in specs]
+    if any(not name or not run for name, _, run in pairs):
+        raise SystemExit("--extra takes NAME=RUN")
+    return {name: (gankit.load(run), {}) for name, _, run in pairs}
+
+
+def stage1_only(stage1: Path, stage1_noca: Path, out: Path, extra: dict) -> None:
     """Faithfulness, R-precision and CA diversity of finished Stage-I runs (no Stage II needed)."""
     start = time.perf_counter()
     loaded = {"stage1": gankit.load(stage1), "stage1_noca": gankit.load(stage1_noca)}
@@ -301,8 +310,8 @@ def stage1_only(stage1: Path, stage1_noca: Path, out: Path) -> None:
         "runs": {"stage1": str(stage1), "stage1_noca": str(stage1_noca)},
         "steps": {k: v.step for k, v in loaded.items()},
         "classifier_real_heldout_accuracy": real_accuracy,
-        "faithfulness": faithfulness(pipes, classifier),
-        "r_precision_seen": r_precisions({"stage1": pipes["stage1"]}, S.shapes(32, text_encoder="minilm")),
+        "faithfulness": faithfulness({**pipes, **extra}, classifier),
+        "r_precision_seen": r_precisions({"stage1": pipes["stage1"], **extra}, S.shapes(32, text_encoder="minilm")),
         "diversity_one_caption": diversity({"ca_on": pipes["stage1"], "ca_on_mu_only": (loaded["stage1"], {"augment": False}),
                                             "ca_off": pipes["stage1_noca"]}, classifier),
     }
@@ -320,13 +329,16 @@ def main() -> None:
     parser.add_argument("--steps2", type=int, default=1000)
     parser.add_argument("--quick", action="store_true", help="a dry run of the evaluation code: few steps and samples")
     parser.add_argument("--out", type=Path, help="with --stage1 and --stage1-noca only: evaluate Stage I into this file")
+    parser.add_argument("--extra", action="append", default=[], metavar="NAME=RUN",
+                        help="another finished run measured beside the others (faithfulness, R-precision), e.g. "
+                             "concat=RUN trained with --set d_join=concat")
     args = parser.parse_args()
     if args.quick:
         global EVAL_CAPTIONS, CLASSIFIER_STEPS, MATCHER_STEPS
         EVAL_CAPTIONS, CLASSIFIER_STEPS, MATCHER_STEPS = 100, 20, 20
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     if args.out:
-        return stage1_only(Path(args.stage1), Path(args.stage1_noca), args.out)
+        return stage1_only(Path(args.stage1), Path(args.stage1_noca), args.out, extra_runs(args.extra))
     start = time.perf_counter()
     runs = {"stage1": args.stage1, "stage1_noca": args.stage1_noca, "stage2": args.stage2}
     runs = {k: Path(v) for k, v in runs.items()} if all(runs.values()) else train_runs(Path(args.runs), args.steps1,
@@ -342,8 +354,9 @@ def main() -> None:
         "runs": {k: str(v) for k, v in runs.items()},
         "training": {k: training_speed(v) for k, v in runs.items()},
         "classifier_real_heldout_accuracy": real_accuracy,
-        "faithfulness": faithfulness(pipes, classifier),
-        "r_precision_seen": r_precisions({"stage1": pipes["stage1"], "stage2": pipes["stage2"]}, data),
+        "faithfulness": faithfulness({**pipes, **extra_runs(args.extra)}, classifier),
+        "r_precision_seen": r_precisions({"stage1": pipes["stage1"], "stage2": pipes["stage2"],
+                                          **extra_runs(args.extra)}, data),
         "classifier_fid": stage_fid({"stage1": pipes["stage1"], "stage2": pipes["stage2"],
                                      "stage2_its_stage1_upsampled": (loaded["stage2"], {"stage": 1})}, classifier),
         "diversity_one_caption": diversity({"ca_on": pipes["stage1"], "ca_on_mu_only": (loaded["stage1"], {"augment": False}),
