@@ -326,7 +326,7 @@ def main() -> None:
     parser.add_argument("--runs", default=str(HERE / "stackgan-runs"))
     parser.add_argument("--stage1"), parser.add_argument("--stage1-noca"), parser.add_argument("--stage2")
     parser.add_argument("--steps1", type=int, default=5000)
-    parser.add_argument("--steps2", type=int, default=1000)
+    parser.add_argument("--steps2", type=int, default=3000)
     parser.add_argument("--quick", action="store_true", help="a dry run of the evaluation code: few steps and samples")
     parser.add_argument("--out", type=Path, help="with --stage1 and --stage1-noca only: evaluate Stage I into this file")
     parser.add_argument("--extra", action="append", default=[], metavar="NAME=RUN",

@@ -86,9 +86,9 @@ class StackGAN(Recipe):
         # `shapes` on a CPU in a few minutes (benchmarks/bench_stackgan.py): Stage I at 32², then Stage II at 64²
         "shapes": {"steps": 5000, "batch_size": 64, "g_width": 16, "d_width": 16, "D_opt.lr": 1e-4, "log_every": 100,
                    "sample_every": 1000, "ckpt_every": 1000, "tensorboard": False},
-        "shapes-stage2": {"stage": 2, "resolution": 64, "steps": 1000, "batch_size": 32, "g_width": 16, "d_width": 16,
+        "shapes-stage2": {"stage": 2, "resolution": 64, "steps": 3000, "batch_size": 32, "g_width": 16, "d_width": 16,
                           "D_opt.lr": 1e-4,
-                          "log_every": 100, "sample_every": 300, "ckpt_every": 300, "tensorboard": False},
+                          "log_every": 100, "sample_every": 1000, "ckpt_every": 1000, "tensorboard": False},
         # the paper's sides, halved for the official widths' cost on a CPU: Stage I at 64², Stage II at 128²
         "stage1-64": {"resolution": 64, "g_width": 64, "d_width": 64},
         "stage2-128": {"stage": 2, "resolution": 128, "g_width": 64, "d_width": 64, "residual": 4},
