@@ -440,7 +440,11 @@ def main(argv: list[str] | None = None) -> int:
         if not args.command:
             parser.print_help()
             return 2
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        from .train.dist import shutdown
+
+        shutdown(finished=code == 0)  # under torchrun: every rank done before the group goes
+        return code
     except GankitError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code

@@ -35,7 +35,7 @@ def main() -> int:
         diff = max(float((v - everyone[0]).abs().max()) for v in everyone)
         (Path(out) / "result.json").write_text(json.dumps({"world_size": ranks.world_size, "max_rank_diff": diff,
                                                            "step": trainer.step}))
-    dist.shutdown()
+    dist.shutdown(finished=True)
     return 0
 
 
@@ -49,7 +49,7 @@ def run_cases(spec: Path) -> int:
         if ranks.is_main:
             torch.save({"world_size": ranks.world_size, **{k: [r[k] for r in everyone] for k in everyone[0]}},
                        spec.parent / f"{name}.pt")
-    dist.shutdown()
+    dist.shutdown(finished=True)
     return 0
 
 

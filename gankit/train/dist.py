@@ -102,6 +102,20 @@ def gather(obj) -> list:
     return out
 
 
-def shutdown() -> None:
-    if td.is_initialized():
-        td.destroy_process_group()
+def shutdown(finished: bool = False) -> None:
+    """Leave the process group. After a command that `finished` on every rank, wait for the others first:
+    rank 0 still writes the last checkpoint and samples when the other ranks are done, and a rank tearing
+    gloo down while a peer is still connected sometimes died in C++ ("terminate called without an active
+    exception", a joinable thread destroyed; pytorch/pytorch#190489) after its work was done. The barrier
+    gives up after a minute (a rank that failed never arrives) and its errors are not the command's."""
+    if not td.is_initialized():
+        return
+    if finished:
+        try:
+            if td.get_backend() == "gloo":
+                td.monitored_barrier(timeout=datetime.timedelta(seconds=60))
+            else:
+                td.barrier()
+        except Exception:  # a peer that failed or left: nothing to wait for
+            pass
+    td.destroy_process_group()
