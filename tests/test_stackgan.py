@@ -245,6 +245,19 @@ def test_projection_d_adds_the_inner_product_of_text_code_and_the_feature_map(sm
     assert not torch.equal(before, trainer.nets["D1"].text.weight)  # the text path learns through the loss
 
 
+def test_a_run_saved_before_d_join_existed_loads_with_the_d_it_was_trained_with(small_shapes, tmp_path):
+    from gankit.recipes.base import recipe_from_header
+    from gankit.train import checkpoint
+
+    trainer = Trainer(recipe(small_shapes, resolution=32, d_join="concat"), small_shapes, tmp_path, progress=False)
+    trainer.fit()
+    header = checkpoint.read_header(next((tmp_path / "checkpoints").glob("*.safetensors")))
+    del header["config"]["d_join"]                    # as gankit wrote it before the setting existed
+    rec = recipe_from_header(header)
+    assert rec.cfg.d_join == "concat"
+    rec.build_nets()["D1"].load_state_dict(trainer.nets["D1"].state_dict())  # the weights fit
+
+
 def test_data_embedded_by_another_encoder_is_refused(small_shapes):
     with pytest.raises(gankit.GankitError, match="embedded by hash; this run's text_encoder is minilm"):
         recipe(small_shapes, resolution=32, text_encoder="minilm")

@@ -99,6 +99,9 @@ class Recipe:
     sources_from_data: ClassVar[bool] = False          # True: the data names the sources (one per table domain)
     losses: ClassVar[tuple[str, ...]] = ()             # stats names of the losses it reports
     demo: ClassVar[dict | None] = None                 # `gankit demo`: {data, preset, about} (one recipe)
+    # settings added with a default that changed what a run trains: the value a config saved before the
+    # setting existed meant, so an older run still loads as it was trained
+    former_defaults: ClassVar[dict[str, object]] = {}
 
     def __init__(self, cfg: C.TrainConfig, spec: DataSpec | Mapping[str, DataSpec]):
         specs = dict(spec) if isinstance(spec, Mapping) else {self.sources[0]: spec}
@@ -235,7 +238,7 @@ def resolve_config(recipe_cls: type[Recipe], kind: str, preset: str | None = Non
 
 
 def config_from_dict(recipe_cls: type[Recipe], data: dict) -> C.TrainConfig:
-    cfg = C.from_dict(recipe_cls.Config, data)
+    cfg = C.from_dict(recipe_cls.Config, {**recipe_cls.former_defaults, **data})
     C.validate(cfg)
     return cfg
 

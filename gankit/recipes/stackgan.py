@@ -97,6 +97,7 @@ class StackGAN(Recipe):
     serve_form = "sample"
     condition_kind = "text"
     losses = ("loss/D", "loss/G", "loss/KL")
+    former_defaults = {"d_join": "concat"}  # runs saved before d_join existed were trained with the paper's D
 
     def check(self) -> None:
         cfg, meta = self.cfg, self.spec.meta
