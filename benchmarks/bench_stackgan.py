@@ -296,7 +296,10 @@ def extra_runs(specs: list[str]) -> dict:
     pairs = [spec.partition("=") for spec in specs]
     if any(not name or not run for name, _, run in pairs):
         raise SystemExit("--extra takes NAME=RUN")
-    return {name: (gankit.load(run), {}) for name, _, run in pairs}
+    try:
+        return {name: (gankit.load(run), {}) for name, _, run in pairs}
+    except gankit.GankitError as e:
+        raise SystemExit(f"--extra: {e}") from None
 
 
 def stage1_only(stage1: Path, stage1_noca: Path, out: Path, extra: dict) -> None:
@@ -337,8 +340,9 @@ def main() -> None:
         global EVAL_CAPTIONS, CLASSIFIER_STEPS, MATCHER_STEPS
         EVAL_CAPTIONS, CLASSIFIER_STEPS, MATCHER_STEPS = 100, 20, 20
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+    extra = extra_runs(args.extra)  # before any training: a mistyped run fails at once
     if args.out:
-        return stage1_only(Path(args.stage1), Path(args.stage1_noca), args.out, extra_runs(args.extra))
+        return stage1_only(Path(args.stage1), Path(args.stage1_noca), args.out, extra)
     start = time.perf_counter()
     runs = {"stage1": args.stage1, "stage1_noca": args.stage1_noca, "stage2": args.stage2}
     runs = {k: Path(v) for k, v in runs.items()} if all(runs.values()) else train_runs(Path(args.runs), args.steps1,
@@ -354,9 +358,8 @@ def main() -> None:
         "runs": {k: str(v) for k, v in runs.items()},
         "training": {k: training_speed(v) for k, v in runs.items()},
         "classifier_real_heldout_accuracy": real_accuracy,
-        "faithfulness": faithfulness({**pipes, **extra_runs(args.extra)}, classifier),
-        "r_precision_seen": r_precisions({"stage1": pipes["stage1"], "stage2": pipes["stage2"],
-                                          **extra_runs(args.extra)}, data),
+        "faithfulness": faithfulness({**pipes, **extra}, classifier),
+        "r_precision_seen": r_precisions({"stage1": pipes["stage1"], "stage2": pipes["stage2"], **extra}, data),
         "classifier_fid": stage_fid({"stage1": pipes["stage1"], "stage2": pipes["stage2"],
                                      "stage2_its_stage1_upsampled": (loaded["stage2"], {"stage": 1})}, classifier),
         "diversity_one_caption": diversity({"ca_on": pipes["stage1"], "ca_on_mu_only": (loaded["stage1"], {"augment": False}),
