@@ -208,13 +208,47 @@ def crnngan_benchmark(steps: int, every: int) -> dict:
     return out
 
 
+def sample_pipeline(pipe, n: int, chunk: int = 500) -> np.ndarray:
+    parts = []
+    for i in range(0, n, chunk):
+        g = torch.Generator().manual_seed(SEED + i)
+        parts.append(pipe.recipe.sample(pipe.nets, min(chunk, n - i), generator=g).numpy() > 0.5)
+    return np.concatenate(parts)
+
+
+def evaluate_checkpoints(paths: list[str]) -> dict:
+    """The metric table for saved musegan runs or checkpoints (a long `gankit train musegan` run, say),
+    each against the untransposed chorales, with the within-25 % check against the data's row."""
+    data = chorales()
+    spec, originals = data.spec, data.x.numpy()
+    lowest = spec.meta["lowest_pitch"]
+    ref = metric_row(originals, spec)
+    out = {"data": {**ref, "key_share": key_share(originals, lowest)}}
+    for path in paths:
+        pipe = gankit.load(path)
+        rolls = sample_pipeline(pipe, GENERATED_BARS // spec.meta["bars"])
+        row = {"bars": GENERATED_BARS, "mode": pipe.recipe.cfg.mode, **metric_row(rolls, spec),
+               "key_share": key_share(rolls, lowest)}
+        out[path] = {**row, "within_25%_of_data": within(row, ref)}
+        print(json.dumps({path: out[path]["within_25%_of_data"]}), file=sys.stderr, flush=True)
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
+    p.add_argument("--checkpoints", nargs="+", metavar="RUN_OR_CKPT",
+                   help="only evaluate these saved musegan runs or .safetensors checkpoints (no training)")
     p.add_argument("--steps", type=int, default=200, help="steps per musegan run")
     p.add_argument("--crnn-steps", type=int, default=300, help="steps per crnngan run")
     p.add_argument("--files", type=int, default=1000, help="MIDI files in the parse-cost folder")
     args = p.parse_args()
     torch.set_num_threads(1)
+    if args.checkpoints:
+        cpu = time.process_time()
+        result = {"command": "python benchmarks/bench_music.py " + " ".join(sys.argv[1:]), "cpu": cpu_name(),
+                  **evaluate_checkpoints(args.checkpoints), "cpu_minutes": round((time.process_time() - cpu) / 60, 1)}
+        print(json.dumps(result, indent=1))
+        return
     os.environ["GANKIT_CACHE"] = tempfile.mkdtemp()  # a cold parse: an empty cache
     start, cpu = time.perf_counter(), time.process_time()
     result = {"command": "nice -n 10 python benchmarks/bench_music.py " + " ".join(sys.argv[1:]),

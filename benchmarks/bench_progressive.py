@@ -285,13 +285,13 @@ def onnx(args) -> None:
 
 def collapse(args) -> None:
     torch.manual_seed(args.seed)
-    reals, z_dim, batch = gankit.load_dataset("mnist5k").all().x, 128, 32
+    reals, z_dim, batch = gankit.load_dataset("mnist5k").all().x, 128, args.batch
     if args.G == "style":
-        G = StyleGANGenerator(z_dim, 128, 32, 1, args.fmaps, args.fmap_max, 8, args.mapping_lr_mul,
-                              args.mixing_prob, demodulate=args.demodulate)
+        G = StyleGANGenerator(z_dim, 128, 32, 1, args.fmaps, args.fmap_max, args.mapping_depth, args.mapping_lr_mul,
+                              args.mixing_prob, demodulate=args.demodulate, style_shift=not args.no_shift)
     else:
         G = ProGANGenerator(z_dim, 32, 1, args.fmaps, args.fmap_max)
-    D = ProgressiveDiscriminator(32, 1, 1024, 64, 4, blur=True)
+    D = ProgressiveDiscriminator(32, 1, 1024, 64, args.mbstd_group, blur=True)
     opt_g, opt_d = (torch.optim.Adam(net.parameters(), lr=args.lr, betas=(0.0, 0.99)) for net in (G, D))
     train_step = plain_loop(G, D, None, opt_g, opt_d, reals, z_dim, args.gamma, args.loss)
     extractor, start = digit_features(), time.process_time()
@@ -305,7 +305,9 @@ def collapse(args) -> None:
             counts = torch.bincount(extractor.extract(images, logits=True)[1].argmax(1), minlength=10)
             emit({"benchmark": "stylegan_collapse", "G": args.G, "loss": args.loss, "gamma": args.gamma,
                   "mixing_prob": args.mixing_prob, "mapping_lr_mul": args.mapping_lr_mul, "lr": args.lr,
-                  "demodulate": args.demodulate, "G_fmaps": args.fmaps, "G_fmap_max": args.fmap_max, "step": step,
+                  "mapping_depth": args.mapping_depth, "batch": args.batch, "mbstd_group": args.mbstd_group,
+                  "demodulate": args.demodulate, "style_shift": not args.no_shift, "G_fmaps": args.fmaps,
+                  "G_fmap_max": args.fmap_max, "step": step,
                   "cpu_minutes": round((time.process_time() - start) / 60, 2),
                   "digits_over_5pct": int((counts >= 25).sum()), "largest_share": round(counts.max().item() / 500, 3),
                   "pixel_std_over_z": round(images.std(0).mean().item(), 3)})
@@ -336,7 +338,11 @@ def main(argv=None) -> int:
     k.add_argument("--gamma", type=float, default=10.0)
     k.add_argument("--mixing-prob", type=float, default=0.9)
     k.add_argument("--mapping-lr-mul", type=float, default=0.01)
+    k.add_argument("--mapping-depth", type=int, default=8, help="dense layers of the mapping net (paper 8)")
+    k.add_argument("--batch", type=int, default=32)
+    k.add_argument("--mbstd-group", type=int, default=4, help="D's minibatch stddev group (paper 4; 0 = off)")
     k.add_argument("--demodulate", action="store_true")
+    k.add_argument("--no-shift", action="store_true", help="AdaIN without its shift y_b (stylegan style_shift=false)")
     k.add_argument("--lr", type=float, default=1e-3)
     k.add_argument("--fmaps", type=int, default=1024, help="G's width (the cpu preset: 1024, at most 64 maps)")
     k.add_argument("--fmap-max", type=int, default=64)

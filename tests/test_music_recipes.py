@@ -9,7 +9,7 @@ import torch
 import gankit
 from gankit.cli import main
 from gankit.errors import GankitError
-from gankit.nets.musegan import MuseGenerator
+from gankit.nets.musegan import MuseCritic, MuseGenerator
 from gankit.recipes import resolve_config
 from gankit.train import Trainer
 
@@ -32,6 +32,29 @@ def test_latents_are_private_shared_or_both(mode):
     changed = [not torch.allclose(G(z2)[:, k], out[:, k]) for k in range(3)]
     assert changed == {"jamming": [False, False, True], "hybrid": [False, False, True],
                        "composer": [True, True, True]}[mode]
+
+
+def test_the_critics_chroma_stream_sees_pitch_classes_per_beat_across_octaves(tiny_pianoroll):
+    D = MuseCritic(tracks=2, bars=2, steps=8, pitches=30, width=4, chroma=True)     # beats of 2 steps
+    x = torch.zeros(1, 2, 16, 30)
+    x[0, 0, 0:2, 3] = x[0, 0, 0:2, 15] = 1.0       # track 0: one pitch class in two octaves, all of beat 0
+    x[0, 1, 2:3, 27] = 1.0                          # track 1: pitch 27 (class 3) for half of beat 1
+    profile = D.chroma_profile(x)
+    assert profile.shape == (1, 2, 8, 12)
+    expected = torch.zeros(1, 2, 8, 12)
+    expected[0, 0, 0, 3], expected[0, 1, 1, 3] = 2.0, 0.5
+    assert torch.equal(profile, expected)
+    # the same notes one octave apart leave the chroma stream's view, and the score it adds, unchanged
+    moved = x.clone()
+    moved[0, 1, 2:3, 27], moved[0, 1, 2:3, 15] = 0.0, 1.0
+    assert torch.equal(D.chroma_profile(moved), profile)
+    plain = make("musegan", tiny_pianoroll).build_nets()["D"]
+    nets = make("musegan", tiny_pianoroll, D_chroma=True).build_nets()
+    assert plain.chroma is None and nets["D"].chroma is not None
+    trainer = Trainer(make("musegan", tiny_pianoroll, D_chroma=True), tiny_pianoroll, progress=False)
+    before = [p.detach().clone() for p in trainer.nets["D"].chroma.parameters()]
+    trainer.train_step()                            # the critic's steps train the chroma stream too
+    assert all(not torch.equal(a, p) for a, p in zip(before, trainer.nets["D"].chroma.parameters()))
 
 
 def test_binarisation_threshold_bernoulli_or_none(tiny_pianoroll):

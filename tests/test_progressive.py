@@ -147,6 +147,21 @@ def test_equalised_linear_scales_at_run_time_and_adain_sets_each_channels_statis
     assert torch.allclose(out.std((2, 3), unbiased=False), (1 + scale).abs(), atol=1e-3)  # std = |1 + s|
 
 
+def test_scale_only_adain_keeps_each_channel_zero_mean_and_scales_its_std():
+    """style_shift=false: x·(1 + s), no shift: every channel keeps instance norm's zero mean, whatever w."""
+    torch.manual_seed(0)
+    style = StyleLayer(8, 8, 4, conv=True, up=False, shift=False)
+    assert style.style.weight.shape == (8, 4)                                 # one scale per channel, no b
+    x, w = torch.randn(3, 8, 8, 8), torch.randn(3, 4) * 3
+    out = style(x, w, torch.zeros(3, 1, 8, 8))
+    assert torch.allclose(out.mean((2, 3)), torch.zeros(3, 8), atol=1e-4)
+    assert torch.allclose(out.std((2, 3), unbiased=False), (1 + style.style(w)).abs(), atol=1e-3)
+    data = from_tensors(torch.rand(16, 1, 16, 16) * 2 - 1, name="tiny")
+    G = make("stylegan", data, style_shift=False).build_nets()["G"]
+    assert all(not layer.shift for layer in G.synthesis.layers)
+    assert all(layer.shift for layer in make("stylegan", data).build_nets()["G"].synthesis.layers)  # v1 default
+
+
 def test_demodulated_layer_is_a_per_sample_modulated_conv_with_unit_output_variance():
     """StyleGAN2 eq. 1-3: the unfused form (scale, shared conv, scale) equals a conv with each sample's
     own weights w'_oik = s_i·w_oik / σ_o; with unit-variance inputs every output channel has unit variance."""

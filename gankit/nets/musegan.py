@@ -130,22 +130,45 @@ class MuseGenerator(nn.Module):
 
 
 class MuseCritic(nn.Module):
-    """Phrases [B, tracks, T, pitches] -> scores [B] (and features [B, F])."""
+    """Phrases [B, tracks, T, pitches] -> scores [B] (and features [B, F]).
 
-    def __init__(self, tracks: int, bars: int, steps: int, pitches: int, width: int):
+    `chroma=True` adds the chroma stream of the later MuseGAN critic (Dong & Yang 2018, BinaryMuseGAN §3):
+    each track's pitch-class profile per beat, judged jointly across tracks, so the critic sees at once
+    which pitch classes the voices sound together (what the tonal distance measures); the private stream,
+    a few features per octave and beat, cannot resolve them."""
+
+    def __init__(self, tracks: int, bars: int, steps: int, pitches: int, width: int, chroma: bool = False):
         super().__init__()
         c, beat = width, steps // 4
+        self.beat_steps = beat
         self.private = nn.Sequential(  # per track: octave-wide pitch filters, then beats
             nn.Conv2d(tracks, tracks * c, (1, 12), (1, 12), (0, 6), groups=tracks), nn.LeakyReLU(0.2),
             nn.Conv2d(tracks * c, tracks * c, (4, 1), (4, 1), groups=tracks), nn.LeakyReLU(0.2))
         self.shared = nn.Sequential(   # across tracks: beats to bars, then the bars together
             nn.Conv2d(tracks * c, 2 * c, (beat, 1), (beat, 1)), nn.LeakyReLU(0.2),
             nn.Conv2d(2 * c, 4 * c, (1, 3), (1, 2), (0, 1)), nn.LeakyReLU(0.2), nn.Flatten())
+        self.chroma = nn.Sequential(   # [B, tracks, beats, 12]: all tracks' pitch classes per beat, then bars
+            nn.Conv2d(tracks, 4 * c, (1, 12)), nn.LeakyReLU(0.2),
+            nn.Conv2d(4 * c, 4 * c, (4, 1), (4, 1)), nn.LeakyReLU(0.2), nn.Flatten()) if chroma else None
         with torch.no_grad():
-            size = self.shared(self.private(torch.zeros(1, tracks, bars * steps, pitches))).shape[1]
+            size = self.features(torch.zeros(1, tracks, bars * steps, pitches)).shape[1]
         self.out = nn.Linear(size, 1)
 
-    def forward(self, x: Tensor, with_features: bool = False):
+    def chroma_profile(self, x: Tensor) -> Tensor:
+        """[B, tracks, T, pitches] -> [B, tracks, beats, 12]: the mean activity of each pitch class over a beat's
+        steps, summed over octaves (classes counted from the lowest pitch: a fixed rotation, which a learned
+        net does not mind)."""
+        B, tracks, T, P = x.shape
+        x = nn.functional.pad(x, (0, -P % 12)).view(B, tracks, T, -1, 12).sum(3)
+        return x.view(B, tracks, T // self.beat_steps, self.beat_steps, 12).mean(3)
+
+    def features(self, x: Tensor) -> Tensor:
         features = self.shared(self.private(x))
+        if self.chroma is None:
+            return features
+        return torch.cat([features, self.chroma(self.chroma_profile(x))], 1)
+
+    def forward(self, x: Tensor, with_features: bool = False):
+        features = self.features(x)
         score = self.out(features).squeeze(1)
         return (score, features) if with_features else score

@@ -245,6 +245,11 @@ class StyleLayer(nn.Module):
     """[upsample, conv3×3, blur] (or just conv3×3; or nothing for the constant), then noise·strength, bias,
     LeakyReLU, instance norm and AdaIN: x·(1 + s) + b with (s, b) = affine(w) (StyleGAN eq. 1).
 
+    `shift=False` keeps only AdaIN's scale, x·(1 + s): StyleGAN2 (§2.1) found the mean modulation
+    unnecessary. On 32² digits it is also what keeps v1 from collapsing (benchmarks/README.md §14): at
+    initialisation the shifts b(w) make each image's overall brightness depend on w, and a generator
+    taught to hold the background at -1 learns to cancel w altogether rather than only that offset.
+
     `demodulate` (StyleGAN2, Karras et al. 2020, §2.2 eq. 1-3) replaces instance norm and AdaIN by a conv
     whose input channels are scaled by the style s = affine(w) (bias 1) and whose outputs are divided by
     their expected standard deviation, σ_o = sqrt(Σ_i,k (W_oik·s_i)² + ε): the statistics are normalised
@@ -252,16 +257,17 @@ class StyleLayer(nn.Module):
     "droplet" spikes v1 uses to steer instance norm (StyleGAN2 §2.1). Written as scale, shared conv,
     scale (the official code's unfused form): the same maths, any batch size, exportable to ONNX."""
 
-    def __init__(self, c_in: int, c_out: int, w_dim: int, conv: bool, up: bool, demodulate: bool = False):
+    def __init__(self, c_in: int, c_out: int, w_dim: int, conv: bool, up: bool, demodulate: bool = False,
+                 shift: bool = True):
         super().__init__()
         conv = conv or demodulate  # a demodulated layer is a conv, the first one too (StyleGAN2's 4×4 block)
         self.conv = EqualConv2d(c_in, c_out, 3, bias=False) if conv else None
         self.up, self.blur = up, Blur(c_out) if up else None
-        self.demodulate = demodulate
+        self.demodulate, self.shift = demodulate, shift and not demodulate
         self.noise_strength = nn.Parameter(torch.zeros(c_out))
         self.bias = nn.Parameter(torch.zeros(c_out))
         self.style = EqualLinear(w_dim, c_in, gain=1.0, bias_init=1.0) if demodulate else \
-            EqualLinear(w_dim, 2 * c_out, gain=1.0)
+            EqualLinear(w_dim, (2 if self.shift else 1) * c_out, gain=1.0)
 
     def forward(self, x: Tensor, w: Tensor, noise: Tensor) -> Tensor:
         if self.demodulate:
@@ -269,7 +275,10 @@ class StyleLayer(nn.Module):
         if self.conv is not None:
             x = self.resample_conv(x)
         x = instance_norm(self.epilogue(x, noise))
-        scale, shift = self.style(w).unsqueeze(-1).unsqueeze(-1).chunk(2, 1)
+        style = self.style(w).unsqueeze(-1).unsqueeze(-1)
+        if not self.shift:
+            return x * (1 + style)
+        scale, shift = style.chunk(2, 1)
         return x * (1 + scale) + shift
 
     def resample_conv(self, x: Tensor) -> Tensor:
@@ -291,16 +300,17 @@ class SynthesisNetwork(Growing):
     """A learned 4×4 constant, two style layers per level (the first of each level upsamples), toRGB per level."""
 
     def __init__(self, w_dim: int, resolution: int, channels: int, fmaps: int, fmap_max: int,
-                 demodulate: bool = False):
+                 demodulate: bool = False, style_shift: bool = True):
         super().__init__(level_count(resolution))
         nf = [channels_at(level, fmaps, fmap_max) for level in range(self.levels)]
         # v1's constant is ones (instance norm makes the scale moot); a demodulated conv needs a varied input
         self.const = nn.Parameter(torch.randn(1, nf[0], 4, 4) if demodulate else torch.ones(1, nf[0], 4, 4))
-        layers = [StyleLayer(nf[0], nf[0], w_dim, False, False, demodulate),
-                  StyleLayer(nf[0], nf[0], w_dim, True, False, demodulate)]
+        style = {"demodulate": demodulate, "shift": style_shift}
+        layers = [StyleLayer(nf[0], nf[0], w_dim, False, False, **style),
+                  StyleLayer(nf[0], nf[0], w_dim, True, False, **style)]
         for level in range(1, self.levels):
-            layers += [StyleLayer(nf[level - 1], nf[level], w_dim, True, True, demodulate),
-                       StyleLayer(nf[level], nf[level], w_dim, True, False, demodulate)]
+            layers += [StyleLayer(nf[level - 1], nf[level], w_dim, True, True, **style),
+                       StyleLayer(nf[level], nf[level], w_dim, True, False, **style)]
         self.layers = nn.ModuleList(layers)
         self.to_rgb = nn.ModuleList([EqualConv2d(c, channels, 1, gain=1.0) for c in nf])
         # the "const" noise inputs: one fixed map per layer, drawn once (StyleGAN's noise variables)
@@ -341,10 +351,10 @@ class StyleGANGenerator(nn.Module):
 
     def __init__(self, z_dim: int, w_dim: int, resolution: int, channels: int, fmaps: int, fmap_max: int,
                  mapping_depth: int = 8, mapping_lr_mul: float = 0.01, mixing_prob: float = 0.9,
-                 w_avg_beta: float = 0.995, demodulate: bool = False):
+                 w_avg_beta: float = 0.995, demodulate: bool = False, style_shift: bool = True):
         super().__init__()
         self.mapping = MappingNetwork(z_dim, w_dim, mapping_depth, mapping_lr_mul)
-        self.synthesis = SynthesisNetwork(w_dim, resolution, channels, fmaps, fmap_max, demodulate)
+        self.synthesis = SynthesisNetwork(w_dim, resolution, channels, fmaps, fmap_max, demodulate, style_shift)
         self.mixing_prob, self.w_avg_beta = mixing_prob, w_avg_beta
         self.register_buffer("w_avg", torch.zeros(w_dim))
 

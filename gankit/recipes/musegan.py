@@ -48,6 +48,8 @@ class MuseGANConfig(C.TrainConfig):
     z_dim: int = param(32, "size of each latent (shared/private, static/temporal)", min=1)
     G_width: int = param(64, "channels of the bar generators (and the temporal nets' width)", min=2)
     D_width: int = param(32, "channels per track of the critic's private stream", min=1)
+    D_chroma: bool = param(False, "the critic's chroma stream (BinaryMuseGAN): every track's pitch classes per "
+                                  "beat, judged together")
     n_critic: int = param(5, "critic steps per generator step", min=1, max=100)
     gp_weight: float = param(10.0, "λ, weight of the gradient penalty", min=0.0)
     binarize: Literal["threshold", "bernoulli", "none"] = param(
@@ -138,7 +140,7 @@ class MuseGAN(Recipe):
         cfg = self.cfg
         nets = {"G": MuseGenerator(cfg.mode, tracks, cfg.z_dim, self.bars, self.steps_per_bar, pitches,
                                    cfg.G_width, self.condition_index),
-                "D": MuseCritic(tracks, self.bars, self.steps_per_bar, pitches, cfg.D_width)}
+                "D": MuseCritic(tracks, self.bars, self.steps_per_bar, pitches, cfg.D_width, cfg.D_chroma)}
         if self.cfg.condition_track:
             nets["melodies"] = MelodyBank(length, pitches)
         return nets
