@@ -44,17 +44,30 @@ def test_the_critics_chroma_stream_sees_pitch_classes_per_beat_across_octaves(ti
     expected = torch.zeros(1, 2, 8, 12)
     expected[0, 0, 0, 3], expected[0, 1, 1, 3] = 2.0, 0.5
     assert torch.equal(profile, expected)
-    # the same notes one octave apart leave the chroma stream's view, and the score it adds, unchanged
+    # the same notes one octave apart leave the chroma stream's view unchanged
     moved = x.clone()
     moved[0, 1, 2:3, 27], moved[0, 1, 2:3, 15] = 0.0, 1.0
     assert torch.equal(D.chroma_profile(moved), profile)
-    plain = make("musegan", tiny_pianoroll).build_nets()["D"]
-    nets = make("musegan", tiny_pianoroll, D_chroma=True).build_nets()
-    assert plain.chroma is None and nets["D"].chroma is not None
-    trainer = Trainer(make("musegan", tiny_pianoroll, D_chroma=True), tiny_pianoroll, progress=False)
+    plain = make("musegan", tiny_pianoroll, D_chroma=False).build_nets()["D"]
+    assert plain.chroma is None
+    trainer = Trainer(make("musegan", tiny_pianoroll), tiny_pianoroll, progress=False)
     before = [p.detach().clone() for p in trainer.nets["D"].chroma.parameters()]
     trainer.train_step()                            # the critic's steps train the chroma stream too
     assert all(not torch.equal(a, p) for a, p in zip(before, trainer.nets["D"].chroma.parameters()))
+
+
+def test_a_run_saved_before_the_chroma_stream_existed_loads_without_it(tiny_pianoroll, tmp_path):
+    from gankit.recipes.base import recipe_from_header
+    from gankit.train import checkpoint
+
+    assert make("musegan", tiny_pianoroll).cfg.D_chroma                       # new runs have it
+    trainer = Trainer(make("musegan", tiny_pianoroll, D_chroma=False), tiny_pianoroll, tmp_path, progress=False)
+    trainer.fit()
+    header = checkpoint.read_header(next((tmp_path / "checkpoints").glob("*.safetensors")))
+    del header["config"]["D_chroma"]                  # as gankit wrote it before the setting existed
+    rec = recipe_from_header(header)
+    assert not rec.cfg.D_chroma
+    rec.build_nets()["D"].load_state_dict(trainer.nets["D"].state_dict())    # the weights fit
 
 
 def test_binarisation_threshold_bernoulli_or_none(tiny_pianoroll):
