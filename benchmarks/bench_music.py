@@ -103,12 +103,13 @@ def train(recipe: str, data, overrides: dict, steps: int, every: int = 0, probe=
                      "steps_per_cpu_s": round(trainer.step / cpu, 3), "curves": curves}
 
 
-def generate(trainer: Trainer, n: int, condition=None, chunk: int = 500) -> np.ndarray:
+def generate(model, n: int, condition=None, chunk: int = 500) -> np.ndarray:
+    """n binarised phrases from a Trainer or a loaded pipeline (anything with .recipe and .nets)."""
     parts = []
     for i in range(0, n, chunk):
         g = torch.Generator().manual_seed(SEED + i)
         c = None if condition is None else condition[i:i + chunk]
-        parts.append(trainer.recipe.sample(trainer.nets, min(chunk, n - i), generator=g, condition=c).numpy() > 0.5)
+        parts.append(model.recipe.sample(model.nets, min(chunk, n - i), generator=g, condition=c).numpy() > 0.5)
     return np.concatenate(parts)
 
 
@@ -208,14 +209,6 @@ def crnngan_benchmark(steps: int, every: int) -> dict:
     return out
 
 
-def sample_pipeline(pipe, n: int, chunk: int = 500) -> np.ndarray:
-    parts = []
-    for i in range(0, n, chunk):
-        g = torch.Generator().manual_seed(SEED + i)
-        parts.append(pipe.recipe.sample(pipe.nets, min(chunk, n - i), generator=g).numpy() > 0.5)
-    return np.concatenate(parts)
-
-
 def evaluate_checkpoints(paths: list[str]) -> dict:
     """The metric table for saved musegan runs or checkpoints (a long `gankit train musegan` run, say),
     each against the untransposed chorales, with the within-25 % check against the data's row."""
@@ -226,7 +219,7 @@ def evaluate_checkpoints(paths: list[str]) -> dict:
     out = {"data": {**ref, "key_share": key_share(originals, lowest)}}
     for path in paths:
         pipe = gankit.load(path)
-        rolls = sample_pipeline(pipe, GENERATED_BARS // spec.meta["bars"])
+        rolls = generate(pipe, GENERATED_BARS // spec.meta["bars"])
         row = {"bars": GENERATED_BARS, "mode": pipe.recipe.cfg.mode, **metric_row(rolls, spec),
                "key_share": key_share(rolls, lowest)}
         out[path] = {**row, "within_25%_of_data": within(row, ref)}
