@@ -212,13 +212,16 @@ def crnngan_benchmark(steps: int, every: int) -> dict:
 def evaluate_checkpoints(paths: list[str]) -> dict:
     """The metric table for saved musegan runs or checkpoints (a long `gankit train musegan` run, say),
     each against the untransposed chorales, with the within-25 % check against the data's row."""
+    try:  # every path loads before the data is parsed or anything scored: a mistyped one costs nothing
+        pipes = {path: gankit.load(path) for path in paths}
+    except gankit.GankitError as e:
+        raise SystemExit(f"--checkpoints: {e}") from None
     data = chorales()
     spec, originals = data.spec, data.x.numpy()
     lowest = spec.meta["lowest_pitch"]
     ref = metric_row(originals, spec)
     out = {"data": {**ref, "key_share": key_share(originals, lowest)}}
-    for path in paths:
-        pipe = gankit.load(path)
+    for path, pipe in pipes.items():
         rolls = generate(pipe, GENERATED_BARS // spec.meta["bars"])
         row = {"bars": GENERATED_BARS, "mode": pipe.recipe.cfg.mode, **metric_row(rolls, spec),
                "key_share": key_share(rolls, lowest)}
