@@ -7,6 +7,7 @@
   analyse   a trained stylegan run: perceptual path length in Z and W (full and end-point, StyleGAN §4.1,
             in the digit classifier's features instead of VGG/LPIPS), style mixing read by the classifier,
             precision/recall against truncation ψ, and ψ = 0 against the image of w̄.
+  mixing    style mixing alone: the coarse/rest mixes, every crossover layer, and the classifier's label floor.
   speed     training and sampling images/s of the StyleGAN nets through gankit's trainer against a plain
             eager loop of the same nets and the same step math (NS loss + R1, style mixing, EMA), side by
             side in one process (ratio = gankit time / plain time), at 32² and 64²; peak RSS.
@@ -59,7 +60,7 @@ def emit(row: dict) -> None:
 
 def curves(args) -> None:
     recipe, sets = split_variant(args.variant)
-    data = gankit.load_dataset("mnist5k")
+    data = gankit.load_dataset("mnist5k", resolution=args.resolution)
     overrides = {**FP32, "steps": 10**7, "seed": args.seed, **sets}
     rec, ds, _ = gankit.build(recipe, data, preset=PRESETS[recipe], overrides=overrides)
     trainer = Trainer(rec, ds, args.keep, progress=False)
@@ -74,12 +75,13 @@ def curves(args) -> None:
             fid = evaluator(rec, trainer.nets)["fid"]
             stage = rec.stage(trainer.step) if hasattr(rec, "stage") else None
             points.append({"cpu_minutes": round(cpu_used / 60, 2), "step": trainer.step, "fid": round(fid, 2),
-                           "resolution": 4 * 2 ** stage.level if stage else 32})
+                           "resolution": 4 * 2 ** stage.level if stage else data.spec.shape[-1]})
             print(json.dumps({"variant": args.variant, **points[-1]}), file=sys.stderr, flush=True)
             next_eval += args.eval_every * 60
     if args.keep:
         trainer.save_checkpoint()
-    emit({"benchmark": "progressive_curves", "variant": args.variant, "seed": args.seed, "threads":
+    emit({"benchmark": "progressive_curves", "variant": args.variant, "seed": args.seed,
+          "data_resolution": data.spec.shape[-1], "threads":
           torch.get_num_threads(), "cpu_minutes": args.minutes, "wall_minutes": round((time.perf_counter() - start) / 60, 1),
           "points": points, "run": str(args.keep) if args.keep else None})
 
@@ -109,11 +111,13 @@ def path_length(space, extractor, n: int, space_name: str, end: bool, eps: float
 
 
 @torch.no_grad()
-def mixing_labels(space, extractor, pairs: int, seed: int = 1) -> dict:
-    """How the classifier labels mixes: coarse styles (4²-8²) from A and the rest from B, and the reverse."""
+def mixing_labels(space, extractor, pairs: int, seed: int = 1, psi: float = 1.0) -> dict:
+    """How the classifier labels mixes: coarse styles (4²-8²) from A and the rest from B, and the reverse;
+    and, for every crossover layer k, A's styles on layers [0, k) with B's on [k, num_ws)."""
     g = torch.Generator().manual_seed(seed)
     z_dim = space.G.mapping.layers[0].weight.shape[1]
     wa, wb = space.map(torch.randn(pairs, z_dim, generator=g)), space.map(torch.randn(pairs, z_dim, generator=g))
+    wa, wb = torch.lerp(space.w_avg, wa, psi), torch.lerp(space.w_avg, wb, psi)   # ψ < 1: truncated sources
     ws_a, ws_b = space.broadcast(wa), space.broadcast(wb)
     start, end = space.layer_groups()["coarse"]
 
@@ -124,12 +128,16 @@ def mixing_labels(space, extractor, pairs: int, seed: int = 1) -> dict:
     differ = la != lb
     coarse_a = ws_b.clone()
     coarse_a[:, start:end] = ws_a[:, start:end]       # A's coarse styles, B's middle and fine
-    fine_b = ws_a.clone()
-    fine_b[:, end:] = ws_b[:, end:]                    # A's coarse, B's middle and fine: the same mix
     coarse_b = ws_a.clone()
     coarse_b[:, start:end] = ws_b[:, start:end]        # B's coarse styles, A's middle and fine
     l1, l2 = label(coarse_a), label(coarse_b)
-    return {"pairs": pairs, "pairs_with_different_digits": int(differ.sum()),
+    crossover = []                                     # A's styles below layer k, B's from k on
+    for k in range(1, space.num_ws):
+        mix = torch.cat([ws_a[:, :k], ws_b[:, k:]], 1)
+        lk = label(mix)[differ]
+        crossover.append({"A_layers": k, "labelled_A": round(float((lk == la[differ]).float().mean()), 4),
+                          "labelled_B": round(float((lk == lb[differ]).float().mean()), 4)})
+    return {"pairs": pairs, "pairs_with_different_digits": int(differ.sum()), "crossover": crossover,
             "coarse_from_A_labelled_A": round(float((l1 == la)[differ].float().mean()), 4),
             "coarse_from_A_labelled_B": round(float((l1 == lb)[differ].float().mean()), 4),
             "coarse_from_B_labelled_B": round(float((l2 == lb)[differ].float().mean()), 4),
@@ -162,6 +170,26 @@ def analyse(args) -> None:
           "mixing": mixing_labels(space, extractor, args.pairs),
           "truncation": truncation_table(pipe, extractor, real, [1.0, 0.7, 0.5, 0.25, 0.0], args.n),
           "psi0_vs_w_avg_image_max_abs_diff": float((zero - of_avg).abs().max())})
+
+
+@torch.no_grad()
+def label_floor(space, extractor, n: int = 1000, seed: int = 1) -> dict:
+    """How firm the classifier's labels of G's images are, the floor under the mixing shares: the share of
+    images whose label survives redrawing the noise inputs, and the mean top softmax probability."""
+    g = torch.Generator().manual_seed(seed)
+    ws = space.broadcast(space.map(torch.randn(n, space.G.mapping.layers[0].weight.shape[1], generator=g)))
+    logits = extractor.extract(space.synthesize(ws), logits=True)[1]
+    torch.manual_seed(seed)
+    redrawn = extractor.extract(space.synthesize(ws, "random"), logits=True)[1].argmax(1)
+    return {"label_kept_with_random_noise": round(float((logits.argmax(1) == redrawn).float().mean()), 4),
+            "mean_top_probability": round(float(logits.softmax(1).amax(1).mean()), 4)}
+
+
+def mixing(args) -> None:
+    pipe = gankit.load(args.run)
+    space, extractor = pipe.recipe.style_space(pipe.nets), digit_features()
+    emit({"benchmark": "stylegan_mixing", "run": str(args.run), "step": pipe.step, "floor": label_floor(space, extractor),
+          **{f"psi_{psi:g}": mixing_labels(space, extractor, args.pairs, psi=psi) for psi in args.psi}})
 
 
 # ------------------------------------------------------------------------------ speed
@@ -322,10 +350,16 @@ def main(argv=None) -> int:
     c.add_argument("--eval-every", type=float, default=2.5)
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--keep", type=Path, default=None, help="run folder for the final checkpoint")
+    c.add_argument("--resolution", type=int, default=0, choices=(0, 32, 64, 128),
+                   help="mnist5k resized to this side (0: its own 32²); the classifier-FID resizes to its 32²")
     a = sub.add_parser("analyse")
     a.add_argument("run", type=Path)
     a.add_argument("--n", type=int, default=2000)
     a.add_argument("--pairs", type=int, default=1000)
+    x = sub.add_parser("mixing")
+    x.add_argument("run", type=Path)
+    x.add_argument("--pairs", type=int, default=1000)
+    x.add_argument("--psi", type=float, nargs="+", default=[1.0], help="truncate both sources' w first")
     s = sub.add_parser("speed")
     s.add_argument("--repeats", type=int, default=10)
     m = sub.add_parser("stream")
@@ -352,7 +386,7 @@ def main(argv=None) -> int:
     o = sub.add_parser("onnx")
     o.add_argument("run", type=Path)
     args = p.parse_args(argv)
-    {"curves": curves, "analyse": analyse, "speed": speed, "stream": stream, "onnx": onnx,
+    {"curves": curves, "analyse": analyse, "mixing": mixing, "speed": speed, "stream": stream, "onnx": onnx,
      "collapse": collapse}[args.command](args)
     return 0
 
