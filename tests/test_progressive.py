@@ -88,6 +88,31 @@ def test_trainer_follows_the_schedule_and_resets_adam_at_phase_boundaries(tiny_i
     assert not trainer.optimizers["G"].state and not trainer.optimizers["D"].state
 
 
+def test_g_ema_warms_up_again_at_every_phase_unless_told_not_to(tiny_images):
+    def decays(**overrides):
+        recipe = make("progan", tiny_images, phase_images=16, level_batch="4:16,8:8", ema=0.999, **overrides)
+        trainer, out = Trainer(recipe, tiny_images, progress=False), []
+        for _ in range(5):
+            trainer.train_step()          # ema_nets() is read after the step, as the trainer reads it
+            out.append(recipe.ema_nets()["G"])
+        return out
+
+    # phases start at steps 0, 1 (fade 8x8) and 3 (stable 8x8): the ramp (1 + t)/(10 + t) restarts at each
+    assert decays() == [0.1, 0.1, 2 / 11, 0.1, 2 / 11]
+    assert decays(ema_per_phase=False) == [0.999] * 5   # the trainer's own ramp from step 0 applies on top
+    assert make("progan", tiny_images, ema=0.999).ema_nets() == {"G": 0.999}   # before training: as configured
+
+
+def test_runs_saved_before_ema_per_phase_keep_their_warm_up(tiny_images, tmp_path):
+    from gankit.recipes.base import recipe_from_header
+
+    Trainer(make("stylegan", tiny_images, steps=2), tiny_images, tmp_path, progress=False).fit()
+    header = checkpoint.read_header(checkpoint.latest(tmp_path / "checkpoints")["weights"])
+    assert header["config"]["ema_per_phase"] is True
+    del header["config"]["ema_per_phase"]             # as gankit wrote it before the setting existed
+    assert recipe_from_header(header).cfg.ema_per_phase is False
+
+
 @pytest.mark.parametrize("name", ["progan", "stylegan"])
 @pytest.mark.parametrize("stop", [3, 4])  # mid-fade, and exactly at a phase boundary (optimizers reset)
 def test_resume_across_growth_is_bit_exact(name, stop, tiny_images, tmp_path):
