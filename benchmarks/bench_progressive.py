@@ -4,6 +4,8 @@
             classifier-FID (2,000 samples, the shipped digit classifier's features) every --eval-every
             CPU-minutes: quality against CPU time. Variants: `progan`, `progan+progressive=false` (the same
             final nets at full resolution from step 0), `stylegan`, `dcgan` (gankit's tuned CPU DCGAN).
+  fade      a growing run's quality through its fade-ins: classifier-FID of G and G_ema, at the live α and at
+            α = 0, every --every steps (what G_ema's warm-up per phase is for).
   analyse   a trained stylegan run: perceptual path length in Z and W (full and end-point, StyleGAN §4.1,
             in the digit classifier's features instead of VGG/LPIPS), style mixing read by the classifier,
             precision/recall against truncation ψ, and ψ = 0 against the image of w̄.
@@ -84,6 +86,34 @@ def curves(args) -> None:
           "data_resolution": data.spec.shape[-1], "threads":
           torch.get_num_threads(), "cpu_minutes": args.minutes, "wall_minutes": round((time.perf_counter() - start) / 60, 1),
           "points": points, "run": str(args.keep) if args.keep else None})
+
+
+def fade(args) -> None:
+    """Every --every steps of a growing run: classifier-FID (1,000 samples) of G and of G_ema at the live α
+    and, during a fade-in, with α forced to 0 (the previous level's output alone)."""
+    recipe, sets = split_variant(args.variant)
+    data = gankit.load_dataset("mnist5k")
+    rec, ds, _ = gankit.build(recipe, data, preset=PRESETS[recipe], overrides={**FP32, "steps": 10**7,
+                                                                               "seed": args.seed, **sets})
+    trainer = Trainer(rec, ds, None, progress=False)
+    evaluator = Evaluator(data, ["fid"], n=1000, seed=args.seed)
+    staged = [net for net in trainer.nets.values() if hasattr(net, "set_stage")]
+    while trainer.step < args.steps:
+        trainer.train_step()
+        if trainer.step % args.every:
+            continue
+        stage = rec.stage(trainer.step - 1)
+        row = {"variant": args.variant, "step": trainer.step, "resolution": 4 * 2 ** stage.level,
+               "alpha": round(stage.alpha, 3)}
+        for which, ema in (("G_ema", True), ("G", False)):
+            row[f"fid_{which}"] = round(evaluator(rec, trainer.nets, ema=ema)["fid"], 1)
+            if stage.alpha < 1.0:
+                for net in staged:
+                    net.set_stage(stage.level, 0.0)
+                row[f"fid_{which}_alpha0"] = round(evaluator(rec, trainer.nets, ema=ema)["fid"], 1)
+                for net in staged:
+                    net.set_stage(stage.level, stage.alpha)
+        emit(row)
 
 
 # ------------------------------------------------------------------------------ analyse
@@ -356,6 +386,11 @@ def main(argv=None) -> int:
     a.add_argument("run", type=Path)
     a.add_argument("--n", type=int, default=2000)
     a.add_argument("--pairs", type=int, default=1000)
+    f = sub.add_parser("fade")
+    f.add_argument("--variant", default="progan")
+    f.add_argument("--steps", type=int, default=1250)
+    f.add_argument("--every", type=int, default=125)
+    f.add_argument("--seed", type=int, default=0)
     x = sub.add_parser("mixing")
     x.add_argument("run", type=Path)
     x.add_argument("--pairs", type=int, default=1000)
@@ -386,7 +421,7 @@ def main(argv=None) -> int:
     o = sub.add_parser("onnx")
     o.add_argument("run", type=Path)
     args = p.parse_args(argv)
-    {"curves": curves, "analyse": analyse, "mixing": mixing, "speed": speed, "stream": stream, "onnx": onnx,
+    {"curves": curves, "fade": fade, "analyse": analyse, "mixing": mixing, "speed": speed, "stream": stream, "onnx": onnx,
      "collapse": collapse}[args.command](args)
     return 0
 
