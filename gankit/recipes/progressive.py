@@ -107,9 +107,10 @@ class Progressive:
     """Mixin for a recipe whose nets have `set_stage(level, alpha)`; its config has the fields below.
 
     Config fields read: resolution of the data (spec), `progressive`, `start_resolution`, `phase_images`,
-    `level_batch`, `reset_optimizers`, `batch_size`."""
+    `level_batch`, `reset_optimizers`, `ema_per_phase`, `batch_size`."""
 
     _stage: Stage | None = None
+    _phase_step = 0  # steps since the live phase began
     former_defaults = {"ema_per_phase": False}  # runs saved before it existed warmed G_ema up once, from step 0
     # the growing nets are unconditional, judge one image at a time and change shape as they grow
     unsupported_remedies = {
