@@ -60,12 +60,18 @@ def emit(row: dict) -> None:
 
 # ------------------------------------------------------------------------------ curves
 
-def curves(args) -> None:
-    recipe, sets = split_variant(args.variant)
-    data = gankit.load_dataset("mnist5k", resolution=args.resolution)
-    overrides = {**FP32, "steps": 10**7, "seed": args.seed, **sets}
+def mnist_run(variant: str, seed: int, resolution: int = 0, out: Path | None = None):
+    """A variant (`recipe+key=value...`) on mnist5k at its preset, open-ended, fp32, no logging:
+    (recipe, trainer, data)."""
+    recipe, sets = split_variant(variant)
+    data = gankit.load_dataset("mnist5k", resolution=resolution)
+    overrides = {**FP32, "steps": 10**7, "seed": seed, **sets}
     rec, ds, _ = gankit.build(recipe, data, preset=PRESETS[recipe], overrides=overrides)
-    trainer = Trainer(rec, ds, args.keep, progress=False)
+    return rec, Trainer(rec, ds, out, progress=False), data
+
+
+def curves(args) -> None:
+    rec, trainer, data = mnist_run(args.variant, args.seed, args.resolution, args.keep)
     evaluator = Evaluator(data, ["fid"], n=2000, seed=args.seed)
     cpu_used, next_eval, points = 0.0, args.eval_every * 60, []
     start = time.perf_counter()
@@ -91,11 +97,7 @@ def curves(args) -> None:
 def fade(args) -> None:
     """Every --every steps of a growing run: classifier-FID (1,000 samples) of G and of G_ema at the live α
     and, during a fade-in, with α forced to 0 (the previous level's output alone)."""
-    recipe, sets = split_variant(args.variant)
-    data = gankit.load_dataset("mnist5k")
-    rec, ds, _ = gankit.build(recipe, data, preset=PRESETS[recipe], overrides={**FP32, "steps": 10**7,
-                                                                               "seed": args.seed, **sets})
-    trainer = Trainer(rec, ds, None, progress=False)
+    rec, trainer, data = mnist_run(args.variant, args.seed)
     evaluator = Evaluator(data, ["fid"], n=1000, seed=args.seed)
     staged = [net for net in trainer.nets.values() if hasattr(net, "set_stage")]
     while trainer.step < args.steps:
