@@ -423,8 +423,15 @@ def main(argv=None) -> int:
     o = sub.add_parser("onnx")
     o.add_argument("run", type=Path)
     args = p.parse_args(argv)
-    {"curves": curves, "fade": fade, "analyse": analyse, "mixing": mixing, "speed": speed, "stream": stream, "onnx": onnx,
-     "collapse": collapse}[args.command](args)
+    if args.command == "fade" and min(args.steps, args.every) < 1:
+        p.error(f"fade: --steps and --every must be at least 1 (got {args.steps}, {args.every})")
+    if args.command == "mixing" and not all(0.0 <= psi <= 1.0 for psi in args.psi):
+        p.error(f"mixing: --psi values must lie in [0, 1] (got {args.psi})")
+    try:
+        {"curves": curves, "fade": fade, "analyse": analyse, "mixing": mixing, "speed": speed, "stream": stream,
+         "onnx": onnx, "collapse": collapse}[args.command](args)
+    except gankit.GankitError as e:  # a missing run folder, a bad --variant setting: one line, not a traceback
+        raise SystemExit(f"bench_progressive {args.command}: {e}") from None
     return 0
 
 
