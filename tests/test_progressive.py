@@ -187,6 +187,38 @@ def test_scale_only_adain_keeps_each_channel_zero_mean_and_scales_its_std():
     assert all(layer.shift for layer in make("stylegan", data).build_nets()["G"].synthesis.layers)  # v1 default
 
 
+def test_without_shift_every_image_has_the_same_mean_and_shift_init_zero_starts_the_shifts_at_zero():
+    """Scale-only AdaIN leaves every channel zero-mean, so toRGB (a 1×1 conv) gives every image one mean
+    brightness, its bias, whatever z: a limit of that form. style_shift_init=0 keeps v1's learnt shifts
+    but starts them at zero (b(w) = 0 at step 0), and a training step moves them."""
+    torch.manual_seed(0)
+    data = from_tensors(torch.rand(16, 1, 16, 16) * 2 - 1, name="tiny")
+    no_shift = make("stylegan", data, style_shift=False).build_nets()["G"]
+    with torch.no_grad():
+        no_shift.synthesis.to_rgb[-1].bias.fill_(-0.7)
+        for layer in no_shift.synthesis.layers:   # a trained-looking net: non-zero noise and a varied constant
+            layer.noise_strength.fill_(0.5)
+        no_shift.synthesis.const.normal_()
+        means = no_shift.eval()(torch.randn(64, no_shift.mapping.layers[0].weight.shape[1])).mean((1, 2, 3))
+    assert torch.allclose(means, torch.full_like(means, -0.7), atol=1e-5)
+    rec = make("stylegan", data, style_shift_init=0.0)
+    G = rec.build_nets()["G"]
+    for layer in G.synthesis.layers:
+        c_out = layer.bias.shape[0]
+        assert layer.shift and float(layer.style.weight[c_out:].abs().max()) == 0.0   # b(w) = 0 ...
+        assert float(layer.style.weight[:c_out].abs().min()) > 0.0                    # ... s(w) is v1's
+    v1 = make("stylegan", data).build_nets()["G"].synthesis.layers[0]
+    assert float(v1.style.weight[v1.bias.shape[0]:].abs().max()) > 0.0
+    G.synthesis.set_stage(G.synthesis.levels - 1, 1.0)
+    with torch.no_grad():
+        G.synthesis.const.normal_()
+        for layer in G.synthesis.layers:
+            layer.noise_strength.fill_(0.5)
+    G(torch.randn(4, G.mapping.layers[0].weight.shape[1])).square().mean().backward()
+    layer = G.synthesis.layers[2]
+    assert float(layer.style.weight.grad[layer.bias.shape[0]:].abs().max()) > 0.0  # the shifts are learnt
+
+
 def test_demodulated_layer_is_a_per_sample_modulated_conv_with_unit_output_variance():
     """StyleGAN2 eq. 1-3: the unfused form (scale, shared conv, scale) equals a conv with each sample's
     own weights w'_oik = s_i·w_oik / σ_o; with unit-variance inputs every output channel has unit variance."""

@@ -258,7 +258,7 @@ class StyleLayer(nn.Module):
     scale (the official code's unfused form): the same maths, any batch size, exportable to ONNX."""
 
     def __init__(self, c_in: int, c_out: int, w_dim: int, conv: bool, up: bool, demodulate: bool = False,
-                 shift: bool = True):
+                 shift: bool = True, shift_init: float = 1.0):
         super().__init__()
         conv = conv or demodulate  # a demodulated layer is a conv, the first one too (StyleGAN2's 4×4 block)
         self.conv = EqualConv2d(c_in, c_out, 3, bias=False) if conv else None
@@ -268,6 +268,9 @@ class StyleLayer(nn.Module):
         self.bias = nn.Parameter(torch.zeros(c_out))
         self.style = EqualLinear(w_dim, c_in, gain=1.0, bias_init=1.0) if demodulate else \
             EqualLinear(w_dim, (2 if self.shift else 1) * c_out, gain=1.0)
+        if self.shift:  # shift_init 0: b(w) starts at zero, so no image's brightness depends on w at first
+            with torch.no_grad():
+                self.style.weight[c_out:].mul_(shift_init)
 
     def forward(self, x: Tensor, w: Tensor, noise: Tensor) -> Tensor:
         if self.demodulate:
@@ -300,12 +303,12 @@ class SynthesisNetwork(Growing):
     """A learned 4×4 constant, two style layers per level (the first of each level upsamples), toRGB per level."""
 
     def __init__(self, w_dim: int, resolution: int, channels: int, fmaps: int, fmap_max: int,
-                 demodulate: bool = False, style_shift: bool = True):
+                 demodulate: bool = False, style_shift: bool = True, shift_init: float = 1.0):
         super().__init__(level_count(resolution))
         nf = [channels_at(level, fmaps, fmap_max) for level in range(self.levels)]
         # v1's constant is ones (instance norm makes the scale moot); a demodulated conv needs a varied input
         self.const = nn.Parameter(torch.randn(1, nf[0], 4, 4) if demodulate else torch.ones(1, nf[0], 4, 4))
-        style = {"demodulate": demodulate, "shift": style_shift}
+        style = {"demodulate": demodulate, "shift": style_shift, "shift_init": shift_init}
         layers = [StyleLayer(nf[0], nf[0], w_dim, False, False, **style),
                   StyleLayer(nf[0], nf[0], w_dim, True, False, **style)]
         for level in range(1, self.levels):
@@ -351,10 +354,12 @@ class StyleGANGenerator(nn.Module):
 
     def __init__(self, z_dim: int, w_dim: int, resolution: int, channels: int, fmaps: int, fmap_max: int,
                  mapping_depth: int = 8, mapping_lr_mul: float = 0.01, mixing_prob: float = 0.9,
-                 w_avg_beta: float = 0.995, demodulate: bool = False, style_shift: bool = True):
+                 w_avg_beta: float = 0.995, demodulate: bool = False, style_shift: bool = True,
+                 shift_init: float = 1.0):
         super().__init__()
         self.mapping = MappingNetwork(z_dim, w_dim, mapping_depth, mapping_lr_mul)
-        self.synthesis = SynthesisNetwork(w_dim, resolution, channels, fmaps, fmap_max, demodulate, style_shift)
+        self.synthesis = SynthesisNetwork(w_dim, resolution, channels, fmaps, fmap_max, demodulate, style_shift,
+                                          shift_init)
         self.mixing_prob, self.w_avg_beta = mixing_prob, w_avg_beta
         self.register_buffer("w_avg", torch.zeros(w_dim))
 
