@@ -219,6 +219,31 @@ def test_without_shift_every_image_has_the_same_mean_and_shift_init_zero_starts_
     assert float(layer.style.weight.grad[layer.bias.shape[0]:].abs().max()) > 0.0  # the shifts are learnt
 
 
+def test_rgb_offset_starts_at_zero_and_lets_each_images_mean_follow_w():
+    """rgb_offset=true: image + A·w_last, A zero at init (the same images as without it), learnt from there,
+    after which the per-image mean, fixed without AdaIN's shift, depends on w."""
+    torch.manual_seed(0)
+    data = from_tensors(torch.rand(16, 1, 16, 16) * 2 - 1, name="tiny")
+    G = make("stylegan", data, style_shift=False, rgb_offset=True).build_nets()["G"]
+    plain = make("stylegan", data, style_shift=False).build_nets()["G"]
+    plain.load_state_dict({k: v for k, v in G.state_dict().items() if "rgb_offset" not in k})
+    z = torch.randn(32, G.mapping.layers[0].weight.shape[1])
+    with torch.no_grad():
+        for net in (G, plain):
+            net.synthesis.const.normal_(generator=torch.Generator().manual_seed(1))
+            for layer in net.synthesis.layers:
+                layer.noise_strength.fill_(0.5)
+        G.eval(), plain.eval()
+        assert torch.equal(G(z, noise="const"), plain(z, noise="const"))
+    G.train()
+    G(z).mean().backward()
+    assert float(G.synthesis.rgb_offset.weight.grad.abs().max()) > 0.0
+    with torch.no_grad():
+        G.synthesis.rgb_offset.weight.normal_()
+        means = G.eval()(z, noise="const").mean((1, 2, 3))
+    assert float(means.std()) > 0.05
+
+
 def test_demodulated_layer_is_a_per_sample_modulated_conv_with_unit_output_variance():
     """StyleGAN2 eq. 1-3: the unfused form (scale, shared conv, scale) equals a conv with each sample's
     own weights w'_oik = s_i·w_oik / σ_o; with unit-variance inputs every output channel has unit variance."""

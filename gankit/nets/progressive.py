@@ -303,9 +303,16 @@ class SynthesisNetwork(Growing):
     """A learned 4×4 constant, two style layers per level (the first of each level upsamples), toRGB per level."""
 
     def __init__(self, w_dim: int, resolution: int, channels: int, fmaps: int, fmap_max: int,
-                 demodulate: bool = False, style_shift: bool = True, shift_init: float = 1.0):
+                 demodulate: bool = False, style_shift: bool = True, shift_init: float = 1.0,
+                 rgb_offset: bool = False):
         super().__init__(level_count(resolution))
         nf = [channels_at(level, fmaps, fmap_max) for level in range(self.levels)]
+        # Scale-only AdaIN leaves every channel zero-mean, so toRGB would give every image the same mean; this
+        # offset, an affine map of the live level's last style started at zero, lets it vary with w
+        self.rgb_offset = EqualLinear(w_dim, channels, gain=1.0) if rgb_offset else None
+        if rgb_offset:
+            with torch.no_grad():
+                self.rgb_offset.weight.zero_()
         # v1's constant is ones (instance norm makes the scale moot); a demodulated conv needs a varied input
         self.const = nn.Parameter(torch.randn(1, nf[0], 4, 4) if demodulate else torch.ones(1, nf[0], 4, 4))
         style = {"demodulate": demodulate, "shift": style_shift, "shift_init": shift_init}
@@ -338,7 +345,10 @@ class SynthesisNetwork(Growing):
             for i in (2 * index, 2 * index + 1):
                 x = self.layers[i](x, ws[:, i], self.noise(i, noise, len(ws), x))
         image = self.to_rgb[level](x)
-        return image if level == 0 else fade(self.to_rgb[level - 1](previous), image, alpha)
+        image = image if level == 0 else fade(self.to_rgb[level - 1](previous), image, alpha)
+        if self.rgb_offset is not None:
+            image = image + self.rgb_offset(ws[:, 2 * level + 1]).view(*image.shape[:2], 1, 1)
+        return image
 
     def noise(self, index: int, noise: list[Tensor] | str, n: int, x: Tensor) -> Tensor:
         if noise == "const":
@@ -355,11 +365,11 @@ class StyleGANGenerator(nn.Module):
     def __init__(self, z_dim: int, w_dim: int, resolution: int, channels: int, fmaps: int, fmap_max: int,
                  mapping_depth: int = 8, mapping_lr_mul: float = 0.01, mixing_prob: float = 0.9,
                  w_avg_beta: float = 0.995, demodulate: bool = False, style_shift: bool = True,
-                 shift_init: float = 1.0):
+                 shift_init: float = 1.0, rgb_offset: bool = False):
         super().__init__()
         self.mapping = MappingNetwork(z_dim, w_dim, mapping_depth, mapping_lr_mul)
         self.synthesis = SynthesisNetwork(w_dim, resolution, channels, fmaps, fmap_max, demodulate, style_shift,
-                                          shift_init)
+                                          shift_init, rgb_offset)
         self.mixing_prob, self.w_avg_beta = mixing_prob, w_avg_beta
         self.register_buffer("w_avg", torch.zeros(w_dim))
 

@@ -39,6 +39,8 @@ class StyleGANConfig(R1Config, GrowthConfig):
                                     "found enough, and what keeps 32² digits from collapsing)")
     style_shift_init: float = param(1.0, "initial scale of the affine map w -> AdaIN shift (1: v1's init; 0: the "
                                          "shifts start at zero and are learnt)", min=0.0, max=1.0)
+    rgb_offset: bool = param(False, "add to the image an offset from w (zero at init): without AdaIN's shift, "
+                                    "the only way an image's mean brightness can depend on w")
     truncation_cutoff: int = param(8, "truncation applies to the first this-many style layers (paper 8)", min=1)
     G: GrowNetConfig = nested(GrowNetConfig, "synthesis network width")
     D: GrowDConfig = nested(GrowDConfig, "discriminator width and minibatch stddev")
@@ -103,7 +105,7 @@ class StyleGAN(Progressive, R1GAN):
         cfg, channels, resolution = self.cfg, self.spec.shape[0], self.spec.shape[-1]
         G = StyleGANGenerator(cfg.z_dim, cfg.w_dim, resolution, channels, cfg.G.fmaps, cfg.G.fmap_max,
                               cfg.mapping_depth, cfg.mapping_lr_mul, cfg.mixing_prob, cfg.w_avg_beta,
-                              cfg.demodulate, cfg.style_shift, cfg.style_shift_init)
+                              cfg.demodulate, cfg.style_shift, cfg.style_shift_init, cfg.rgb_offset)
         D = ProgressiveDiscriminator(resolution, channels, cfg.D.fmaps, cfg.D.fmap_max, cfg.D.mbstd_group, blur=True)
         return {"G": G, "D": D}
 
