@@ -170,18 +170,29 @@ def within(row: dict, ref: dict, tolerance: float = 0.25) -> dict:
 def harmonisation(data, steps: int) -> dict:
     """A hybrid run conditioned on the soprano: tonal distance of the generated alto/tenor/bass to the given
     soprano, vs the original chorale voices' (on the same 1,000 real phrases)."""
+    trainer, speed = train("musegan", data, {"mode": "hybrid", "condition_track": "soprano"}, steps)
+    return {"steps": speed["steps"], "cpu_s": speed["cpu_s"], **harmonisation_td(trainer, data)}
+
+
+def harmonisation_td(model, data, n: int = 1000) -> dict:
+    """A soprano-conditioned model given n real phrases' sopranos: each generated voice's tonal distance to
+    that soprano, beside the original chorale voice's and, as controls, each one's to another phrase's
+    soprano (the generated pair equal if G ignores the melody it is given)."""
     spec = data.spec
     lowest, beat = spec.meta["lowest_pitch"], spec.meta["steps_per_beat"]
-    trainer, speed = train("musegan", data, {"mode": "hybrid", "condition_track": "soprano"}, steps)
-    real = data.x[torch.randperm(len(data.x), generator=torch.Generator().manual_seed(SEED))[:1000]].float()
-    rolls = generate(trainer, len(real), condition=real[:, 0])
+    real = data.x[torch.randperm(len(data.x), generator=torch.Generator().manual_seed(SEED))[:n]].float()
+    rolls = generate(model, len(real), condition=real[:, 0])
     originals = real.numpy() > 0.5
-    out = {"steps": speed["steps"], "cpu_s": speed["cpu_s"]}
+    out = {}
     for k, name in enumerate(t["name"] for t in spec.meta["tracks"]):
         if k:
             out[f"TD/soprano-{name}"] = {
                 "generated": round(tonal_distance(rolls[:, 0], rolls[:, k], beat, lowest), 3),
-                "original": round(tonal_distance(originals[:, 0], originals[:, k], beat, lowest), 3)}
+                "original": round(tonal_distance(originals[:, 0], originals[:, k], beat, lowest), 3),
+                "generated_to_another_soprano": round(
+                    tonal_distance(np.roll(rolls[:, 0], 1, axis=0), rolls[:, k], beat, lowest), 3),
+                "original_to_another_soprano": round(
+                    tonal_distance(np.roll(originals[:, 0], 1, axis=0), originals[:, k], beat, lowest), 3)}
     return out
 
 
@@ -222,6 +233,11 @@ def evaluate_checkpoints(paths: list[str]) -> dict:
     ref = metric_row(originals, spec)
     out = {"data": {**ref, "key_share": key_share(originals, lowest)}}
     for path, pipe in pipes.items():
+        if pipe.recipe.cfg.condition_track:  # a harmoniser draws nothing without a melody to harmonise
+            out[path] = {"mode": pipe.recipe.cfg.mode, "condition_track": pipe.recipe.cfg.condition_track,
+                         **harmonisation_td(pipe, data)}
+            print(json.dumps({path: out[path]}), file=sys.stderr, flush=True)
+            continue
         rolls = generate(pipe, GENERATED_BARS // spec.meta["bars"])
         row = {"bars": GENERATED_BARS, "mode": pipe.recipe.cfg.mode, **metric_row(rolls, spec),
                "key_share": key_share(rolls, lowest)}
