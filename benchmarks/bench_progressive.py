@@ -95,11 +95,17 @@ def curves(args) -> None:
 
 
 @torch.no_grad()
+def digit_counts(extractor, images) -> torch.Tensor:
+    """How many of the images the digit classifier labels as each digit 0-9."""
+    return torch.bincount(extractor.extract(images, logits=True)[1].argmax(1), minlength=10)
+
+
+@torch.no_grad()
 def sample_stats(rec, nets, extractor, ema: bool, n: int = 500) -> dict:
     """What the samples look like beyond FID: mean pixel (mnist5k: -0.80), pixel std over z (0.296),
     and the digit classifier's most frequent label's share."""
     images = rec.sample(nets, n, torch.Generator().manual_seed(1), ema=ema)
-    counts = torch.bincount(extractor.extract(images, logits=True)[1].argmax(1), minlength=10)
+    counts = digit_counts(extractor, images)
     return {"mean": round(images.mean().item(), 3), "pixel_std_over_z": round(images.std(0).mean().item(), 3),
             "top_label_share": round(counts.max().item() / n, 3)}
 
@@ -113,7 +119,7 @@ def fade(args) -> None:
     extractor = digit_features() if args.stats else None
     staged = [net for net in trainer.nets.values() if hasattr(net, "set_stage")]
 
-    def score(key: str, ema: bool) -> None:
+    def score(row: dict, key: str, ema: bool) -> None:
         row[f"fid_{key}"] = round(evaluator(rec, trainer.nets, ema=ema)["fid"], 1)
         if extractor is not None:
             row[f"stats_{key}"] = sample_stats(rec, trainer.nets, extractor, ema)
@@ -126,11 +132,11 @@ def fade(args) -> None:
         row = {"variant": args.variant, "step": trainer.step, "resolution": 4 * 2 ** stage.level,
                "alpha": round(stage.alpha, 3)}
         for which, ema in (("G_ema", True), ("G", False)):
-            score(which, ema)
+            score(row, which, ema)
             if stage.alpha < 1.0:
                 for net in staged:
                     net.set_stage(stage.level, 0.0)
-                score(f"{which}_alpha0", ema)
+                score(row, f"{which}_alpha0", ema)
                 for net in staged:
                     net.set_stage(stage.level, stage.alpha)
         emit(row)
@@ -380,7 +386,7 @@ def collapse(args) -> None:
             with torch.no_grad():
                 images = G(torch.randn(500, z_dim, generator=torch.Generator().manual_seed(1))).clamp(-1, 1)
             G.train()
-            counts = torch.bincount(extractor.extract(images, logits=True)[1].argmax(1), minlength=10)
+            counts = digit_counts(extractor, images)
             emit({"benchmark": "stylegan_collapse", "G": args.G, "loss": args.loss, "gamma": args.gamma,
                   "mixing_prob": args.mixing_prob, "mapping_lr_mul": args.mapping_lr_mul, "lr": args.lr,
                   "mapping_depth": args.mapping_depth, "batch": args.batch, "mbstd_group": args.mbstd_group,
