@@ -231,13 +231,22 @@ def analyse(args) -> None:
 @torch.no_grad()
 def label_floor(space, extractor, n: int = 1000, seed: int = 1) -> dict:
     """How firm the classifier's labels of G's images are, the floor under the mixing shares: the share of
-    images whose label survives redrawing the noise inputs, and the mean top softmax probability."""
+    images whose label survives redrawing the noise inputs (all, and one layer's at a time: which noise
+    carries the digit), and the mean top softmax probability."""
     g = torch.Generator().manual_seed(seed)
     ws = space.broadcast(space.map(torch.randn(n, space.G.mapping.layers[0].weight.shape[1], generator=g)))
     logits = extractor.extract(space.synthesize(ws), logits=True)[1]
+    labels = logits.argmax(1)
     torch.manual_seed(seed)
     redrawn = extractor.extract(space.synthesize(ws, "random"), logits=True)[1].argmax(1)
-    return {"label_kept_with_random_noise": round(float((logits.argmax(1) == redrawn).float().mean()), 4),
+    const = [getattr(space.G.synthesis, f"noise_const_{i}").expand(n, -1, -1, -1) for i in range(space.num_ws)]
+    per_layer = []                                     # one layer's noise redrawn, the others const
+    for i in range(space.num_ws):
+        maps = const[:i] + [torch.randn(const[i].shape, generator=g)] + const[i + 1:]
+        kept = extractor.extract(space.synthesize(ws, maps), logits=True)[1].argmax(1) == labels
+        per_layer.append(round(float(kept.float().mean()), 4))
+    return {"label_kept_with_random_noise": round(float((labels == redrawn).float().mean()), 4),
+            "label_kept_redrawing_one_layer": per_layer,
             "mean_top_probability": round(float(logits.softmax(1).amax(1).mean()), 4)}
 
 

@@ -1,6 +1,8 @@
 """ProGAN and StyleGAN: the growth schedule, fade-ins, equalised layers, AdaIN, style mixing, truncation,
 resume across growth, the latent tools (mix, truncation, interpolate, project) and their bad input."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -217,6 +219,42 @@ def test_without_shift_every_image_has_the_same_mean_and_shift_init_zero_starts_
     G(torch.randn(4, G.mapping.layers[0].weight.shape[1])).square().mean().backward()
     layer = G.synthesis.layers[2]
     assert float(layer.style.weight.grad[layer.bias.shape[0]:].abs().max()) > 0.0  # the shifts are learnt
+
+
+def test_without_shift_a_ones_constant_zeroes_the_4x4_block_and_const_init_normal_trains_finite(tmp_path):
+    """v1 starts the constant at ones; without AdaIN's shift instance norm turns that flat map into zeros,
+    for every w, so the 4² block has no shape but its noise's (what froze a 32² run: §14). const_init=normal
+    gives it a shape that w scales, and training keeps every Adam state finite; the `cpu` preset uses it.
+    With ones, a few steps overflow Adam's second moment in the 4² block, and the run warns by name."""
+    torch.manual_seed(0)
+    data = from_tensors(torch.rand(32, 1, 16, 16) * 2 - 1, name="tiny")
+    for const_init in ("ones", "normal"):
+        G = make("stylegan", data, style_shift=False, const_init=const_init).build_nets()["G"].eval()
+        layer, const = G.synthesis.layers[0], G.synthesis.const.expand(2, -1, -1, -1)
+        with torch.no_grad():
+            layer.noise_strength.fill_(0.5)
+            ws = G.mapping(torch.randn(2, G.mapping.layers[0].weight.shape[1]))
+            block = layer(const, ws, torch.zeros(2, 1, 4, 4))
+        if const_init == "ones":
+            assert float(block.abs().max()) == 0.0
+        else:
+            assert float(block.std((2, 3)).min()) > 0.1 and not torch.allclose(block[0], block[1])
+    for const_init in ("ones", "normal"):   # the run names the parameters Adam can no longer move
+        out = tmp_path / const_init
+        rec = make("stylegan", data, style_shift=False, progressive=False, const_init=const_init, steps=4, log_every=2)
+        trainer = Trainer(rec, data, out, progress=False)
+        trainer.fit()
+        warnings = out / "warnings.jsonl"
+        frozen = [json.loads(line) for line in warnings.read_text().splitlines()] if warnings.exists() else []
+        frozen = [w for w in frozen if w["key"] == "frozen_parameters"]
+        states = [v for opt in trainer.optimizers.values() for st in opt.state.values() for v in st.values()]
+        if const_init == "ones":
+            assert len(frozen) == 1 and "G.synthesis." in frozen[0]["message"]
+        else:
+            assert not frozen and all(torch.isfinite(v).all() for v in states if torch.is_tensor(v))
+    assert gankit.get_recipe("stylegan").presets["cpu"]["const_init"] == "normal"
+    with pytest.raises(GankitError, match="const_init"):
+        make("stylegan", data, const_init="zeros")
 
 
 def test_rgb_offset_starts_at_zero_and_lets_each_images_mean_follow_w():

@@ -304,7 +304,7 @@ class SynthesisNetwork(Growing):
 
     def __init__(self, w_dim: int, resolution: int, channels: int, fmaps: int, fmap_max: int,
                  demodulate: bool = False, style_shift: bool = True, shift_init: float = 1.0,
-                 rgb_offset: bool = False):
+                 rgb_offset: bool = False, const_init: str = "ones"):
         super().__init__(level_count(resolution))
         nf = [channels_at(level, fmaps, fmap_max) for level in range(self.levels)]
         # Scale-only AdaIN leaves every channel zero-mean, so toRGB would give every image the same mean; this
@@ -313,8 +313,12 @@ class SynthesisNetwork(Growing):
         if rgb_offset:
             with torch.no_grad():
                 self.rgb_offset.weight.zero_()
-        # v1's constant is ones (instance norm makes the scale moot); a demodulated conv needs a varied input
-        self.const = nn.Parameter(torch.randn(1, nf[0], 4, 4) if demodulate else torch.ones(1, nf[0], 4, 4))
+        # v1's constant is ones (instance norm makes the scale moot); a demodulated conv needs a varied input.
+        # Ones are also degenerate without AdaIN's shift: instance norm of a flat map is zero, so the whole 4²
+        # block starts at zero and only its noise can give it a shape (normalised up by 1/sqrt(eps), its
+        # gradients overflow Adam's second moment and freeze the constant: benchmarks/README.md §14)
+        normal = demodulate or const_init == "normal"
+        self.const = nn.Parameter(torch.randn(1, nf[0], 4, 4) if normal else torch.ones(1, nf[0], 4, 4))
         style = {"demodulate": demodulate, "shift": style_shift, "shift_init": shift_init}
         layers = [StyleLayer(nf[0], nf[0], w_dim, False, False, **style),
                   StyleLayer(nf[0], nf[0], w_dim, True, False, **style)]
@@ -365,11 +369,11 @@ class StyleGANGenerator(nn.Module):
     def __init__(self, z_dim: int, w_dim: int, resolution: int, channels: int, fmaps: int, fmap_max: int,
                  mapping_depth: int = 8, mapping_lr_mul: float = 0.01, mixing_prob: float = 0.9,
                  w_avg_beta: float = 0.995, demodulate: bool = False, style_shift: bool = True,
-                 shift_init: float = 1.0, rgb_offset: bool = False):
+                 shift_init: float = 1.0, rgb_offset: bool = False, const_init: str = "ones"):
         super().__init__()
         self.mapping = MappingNetwork(z_dim, w_dim, mapping_depth, mapping_lr_mul)
         self.synthesis = SynthesisNetwork(w_dim, resolution, channels, fmaps, fmap_max, demodulate, style_shift,
-                                          shift_init, rgb_offset)
+                                          shift_init, rgb_offset, const_init)
         self.mixing_prob, self.w_avg_beta = mixing_prob, w_avg_beta
         self.register_buffer("w_avg", torch.zeros(w_dim))
 

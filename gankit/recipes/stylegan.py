@@ -41,6 +41,9 @@ class StyleGANConfig(R1Config, GrowthConfig):
                                          "shifts start at zero and are learnt)", min=0.0, max=1.0)
     rgb_offset: bool = param(False, "add to the image an offset from w (zero at init): without AdaIN's shift, "
                                     "the only way an image's mean brightness can depend on w")
+    const_init: str = param("ones", "the learned 4×4 constant's start (ones: v1; normal: N(0, 1) as StyleGAN2, "
+                                    "needed without AdaIN's shift, where ones give an all-zero 4² block)",
+                            choices=("ones", "normal"))
     truncation_cutoff: int = param(8, "truncation applies to the first this-many style layers (paper 8)", min=1)
     G: GrowNetConfig = nested(GrowNetConfig, "synthesis network width")
     D: GrowDConfig = nested(GrowDConfig, "discriminator width and minibatch stddev")
@@ -90,8 +93,10 @@ class StyleGAN(Progressive, R1GAN):
     name = "stylegan"
     Config = StyleGANConfig
     description = "Karras et al. 2019: mapping net, AdaIN, noise, style mixing, truncation; NS loss + R1, growing"
-    # cpu: AdaIN without its shift, which keeps 32² digits from collapsing onto one (benchmarks/README.md §14)
-    presets = {"smoke": {**SMOKE, "w_dim": 8, "mapping_depth": 2}, "cpu": {**CPU, "w_dim": 128, "style_shift": False},
+    # cpu: AdaIN without its shift, which keeps 32² digits from collapsing onto one, and so a N(0, 1) constant
+    # (ones would make the 4² block zero); benchmarks/README.md §14
+    presets = {"smoke": {**SMOKE, "w_dim": 8, "mapping_depth": 2},
+               "cpu": {**CPU, "w_dim": 128, "style_shift": False, "const_init": "normal"},
                "paper": {**PAPER, "w_dim": 512}, "lazy": {"lazy_interval": 16}}
     auto_preset = {}
     data_kinds = ("image",)
@@ -105,7 +110,8 @@ class StyleGAN(Progressive, R1GAN):
         cfg, channels, resolution = self.cfg, self.spec.shape[0], self.spec.shape[-1]
         G = StyleGANGenerator(cfg.z_dim, cfg.w_dim, resolution, channels, cfg.G.fmaps, cfg.G.fmap_max,
                               cfg.mapping_depth, cfg.mapping_lr_mul, cfg.mixing_prob, cfg.w_avg_beta,
-                              cfg.demodulate, cfg.style_shift, cfg.style_shift_init, cfg.rgb_offset)
+                              cfg.demodulate, cfg.style_shift, cfg.style_shift_init, cfg.rgb_offset,
+                              const_init=cfg.const_init)
         D = ProgressiveDiscriminator(resolution, channels, cfg.D.fmaps, cfg.D.fmap_max, cfg.D.mbstd_group, blur=True)
         return {"G": G, "D": D}
 

@@ -22,6 +22,7 @@ class RunOutputs:
         self.trainer, self.run_dir = trainer, run_dir
         self.writer: StatsWriter | None = None
         self.bar = None
+        self.frozen_named = False
 
     # ------------------------------------------------------------------ lifetime of one fit()
     def open(self, total: int, budget_minutes: float) -> None:
@@ -73,9 +74,9 @@ class RunOutputs:
         bad = non_finite(scalars)
         if not bad and t.diagnostics:
             for w in t.diagnostics.check(t.step, scalars, t.nets):
-                self.bar.write(f"warning (step {w.step}): {w.message}")
-                if self.writer:
-                    self.writer.write_warning(w.step, w.key, w.message)
+                self.warn(w.step, w.key, w.message)
+        if not self.frozen_named and t.dist.is_main:
+            self.name_frozen_parameters()
         if self.writer:
             self.writer.write(t.step, scalars)
         if bad:
@@ -83,6 +84,22 @@ class RunOutputs:
             raise TrainingDiverged(f"training diverged at step {t.step}: {', '.join(bad)} became NaN or inf "
                                    f"(lower the learning rates, or try wgan-gp or r1){where}")
         self.bar.show({k.split("/", 1)[1]: f"{v:.3g}" for k, v in scalars.items() if k.startswith("loss/")})
+
+    def warn(self, step: int, key: str, message: str) -> None:
+        self.bar.write(f"warning (step {step}): {message}")
+        if self.writer:
+            self.writer.write_warning(step, key, message)
+
+    def name_frozen_parameters(self) -> None:
+        """Once per run: parameters whose optimizer state overflowed to inf. Adam's step m/sqrt(v) is then 0
+        for good, so they silently stop training while the run looks healthy (benchmarks/README.md §14)."""
+        t = self.trainer
+        frozen = frozen_parameters(t.nets, t.optimizers)
+        if frozen:
+            self.frozen_named = True
+            more = f" and {len(frozen) - 3} more" if len(frozen) > 3 else ""
+            self.warn(t.step, "frozen_parameters", f"frozen parameters: {', '.join(frozen[:3])}{more} (their optimizer "
+                      "state overflowed to inf, so no step moves them; instance norm of a flat input is a usual cause)")
 
     # ------------------------------------------------------------------ what is written
     def preview_samples(self) -> torch.Tensor:
@@ -132,6 +149,13 @@ class RunOutputs:
             raise TrainingDiverged(f"not saving step {t.step}: weights of {', '.join(bad)} are NaN or inf")
         return checkpoint.save(self.run_dir / "checkpoints", t.step, t.nets, state or t.state_dict(), t.header,
                                t.cfg.keep_ckpts)
+
+
+def frozen_parameters(nets: dict, optimizers: dict) -> list[str]:
+    """Names (net.parameter) of the parameters with a non-finite optimizer state."""
+    names = {id(p): f"{net_name}.{name}" for net_name, net in nets.items() for name, p in net.named_parameters()}
+    return [names.get(id(p), "?") for opt in optimizers.values() for p, state in opt.state.items()
+            if any(torch.is_tensor(v) and v.is_floating_point() and not torch.isfinite(v).all() for v in state.values())]
 
 
 class Progress:
