@@ -252,7 +252,8 @@ def test_without_shift_a_ones_constant_zeroes_the_4x4_block_and_const_init_norma
             assert len(frozen) == 1 and "G.synthesis." in frozen[0]["message"]
         else:
             assert not frozen and all(torch.isfinite(v).all() for v in states if torch.is_tensor(v))
-    assert gankit.get_recipe("stylegan").presets["cpu"]["const_init"] == "normal"
+    cpu = gankit.get_recipe("stylegan").presets["cpu"]
+    assert cpu["const_init"] == "normal" and cpu["progressive"] is False
     with pytest.raises(GankitError, match="const_init"):
         make("stylegan", data, const_init="zeros")
 
