@@ -92,7 +92,8 @@ class StyleSpace:
 class StyleGAN(Progressive, R1GAN):
     name = "stylegan"
     Config = StyleGANConfig
-    description = "Karras et al. 2019: mapping net, AdaIN, noise, style mixing, truncation; NS loss + R1; grown or fixed"
+    description = ("Karras et al. 2019: mapping net, AdaIN, noise, style mixing, truncation; NS loss + R1; "
+                   "grown or fixed")
     # cpu (benchmarks/README.md §14): AdaIN without its shift, which keeps 32² digits from collapsing onto one,
     # so a N(0, 1) constant (ones would make the 4² block zero); and no growing: as good in FID at 30
     # CPU-minutes, and only then do the coarse styles decide the digit (style mixing: 66 % against 31 %)

@@ -98,8 +98,9 @@ class RunOutputs:
         if frozen:
             self.frozen_named = True
             more = f" and {len(frozen) - 3} more" if len(frozen) > 3 else ""
-            self.warn(t.step, "frozen_parameters", f"frozen parameters: {', '.join(frozen[:3])}{more} (their optimizer "
-                      "state overflowed to inf, so no step moves them; instance norm of a flat input is a usual cause)")
+            self.warn(t.step, "frozen_parameters", f"frozen parameters: {', '.join(frozen[:3])}{more} (their "
+                      "optimizer state overflowed to inf, so no step moves them; instance norm of a flat input is a "
+                      "usual cause)")
 
     # ------------------------------------------------------------------ what is written
     def preview_samples(self) -> torch.Tensor:
@@ -153,9 +154,14 @@ class RunOutputs:
 
 def frozen_parameters(nets: dict, optimizers: dict) -> list[str]:
     """Names (net.parameter) of the parameters with a non-finite optimizer state."""
+    def overflowed(state: dict) -> bool:
+        return any(torch.is_tensor(v) and v.is_floating_point() and not torch.isfinite(v).all() for v in state.values())
+
+    frozen = [p for opt in optimizers.values() for p, state in opt.state.items() if overflowed(state)]
+    if not frozen:   # the usual case, checked at every logging step: no name table to build
+        return []
     names = {id(p): f"{net_name}.{name}" for net_name, net in nets.items() for name, p in net.named_parameters()}
-    return [names.get(id(p), "?") for opt in optimizers.values() for p, state in opt.state.items()
-            if any(torch.is_tensor(v) and v.is_floating_point() and not torch.isfinite(v).all() for v in state.values())]
+    return [names.get(id(p), "?") for p in frozen]
 
 
 class Progress:
