@@ -86,8 +86,8 @@ def curves(args) -> None:
                            "resolution": 4 * 2 ** stage.level if stage else data.spec.shape[-1]})
             print(json.dumps({"variant": args.variant, **points[-1]}), file=sys.stderr, flush=True)
             next_eval += args.eval_every * 60
-    if args.keep:
-        trainer.save_checkpoint()
+            if args.keep:  # a checkpoint per point, so mixing and the rest can be scored along the curve
+                trainer.save_checkpoint()
     emit({"benchmark": "progressive_curves", "variant": args.variant, "seed": args.seed,
           "data_resolution": data.spec.shape[-1], "threads":
           torch.get_num_threads(), "cpu_minutes": args.minutes, "wall_minutes": round((time.perf_counter() - start) / 60, 1),
@@ -414,7 +414,8 @@ def main(argv=None) -> int:
     c.add_argument("--minutes", type=float, default=15.0)
     c.add_argument("--eval-every", type=float, default=2.5)
     c.add_argument("--seed", type=int, default=0)
-    c.add_argument("--keep", type=Path, default=None, help="run folder for the final checkpoint")
+    c.add_argument("--keep", type=Path, default=None,
+                   help="run folder for a checkpoint at every evaluation point (variant +keep_ckpts=N keeps N)")
     c.add_argument("--resolution", type=int, default=0, choices=(0, 32, 64, 128),
                    help="mnist5k resized to this side (0: its own 32²); the classifier-FID resizes to its 32²")
     a = sub.add_parser("analyse")
