@@ -103,13 +103,15 @@ def train(recipe: str, data, overrides: dict, steps: int, every: int = 0, probe=
                      "steps_per_cpu_s": round(trainer.step / cpu, 3), "curves": curves}
 
 
-def generate(model, n: int, condition=None, chunk: int = 500) -> np.ndarray:
-    """n binarised phrases from a Trainer or a loaded pipeline (anything with .recipe and .nets)."""
+def generate(model, n: int, condition=None, chunk: int = 500, binarize: str | None = None) -> np.ndarray:
+    """n binarised phrases from a Trainer or a loaded pipeline (anything with .recipe and .nets), by the
+    model's own `binarize` unless one is given (threshold or bernoulli, the comparison of the paper's §5.2)."""
     parts = []
     for i in range(0, n, chunk):
         g = torch.Generator().manual_seed(SEED + i)
         c = None if condition is None else condition[i:i + chunk]
-        parts.append(model.recipe.sample(model.nets, min(chunk, n - i), generator=g, condition=c).numpy() > 0.5)
+        rolls = model.recipe.sample(model.nets, min(chunk, n - i), generator=g, condition=c, binarize=binarize)
+        parts.append(rolls.numpy() > 0.5)
     return np.concatenate(parts)
 
 
@@ -220,7 +222,7 @@ def crnngan_benchmark(steps: int, every: int) -> dict:
     return out
 
 
-def evaluate_checkpoints(paths: list[str]) -> dict:
+def evaluate_checkpoints(paths: list[str], binarize: str | None = None) -> dict:
     """The metric table for saved musegan runs or checkpoints (a long `gankit train musegan` run, say),
     each against the untransposed chorales, with the within-25 % check against the data's row."""
     try:  # every path loads before the data is parsed or anything scored: a mistyped one costs nothing
@@ -238,8 +240,9 @@ def evaluate_checkpoints(paths: list[str]) -> dict:
                          **harmonisation_td(pipe, data)}
             print(json.dumps({path: out[path]}), file=sys.stderr, flush=True)
             continue
-        rolls = generate(pipe, GENERATED_BARS // spec.meta["bars"])
-        row = {"bars": GENERATED_BARS, "mode": pipe.recipe.cfg.mode, **metric_row(rolls, spec),
+        rolls = generate(pipe, GENERATED_BARS // spec.meta["bars"], binarize=binarize)
+        row = {"bars": GENERATED_BARS, "mode": pipe.recipe.cfg.mode, "binarize": binarize or pipe.recipe.cfg.binarize,
+               **metric_row(rolls, spec),
                "key_share": key_share(rolls, lowest)}
         out[path] = {**row, "within_25%_of_data": within(row, ref)}
         print(json.dumps({path: out[path]["within_25%_of_data"]}), file=sys.stderr, flush=True)
@@ -250,6 +253,8 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--checkpoints", nargs="+", metavar="RUN_OR_CKPT",
                    help="only evaluate these saved musegan runs or .safetensors checkpoints (no training)")
+    p.add_argument("--binarize", choices=["threshold", "bernoulli"], default=None,
+                   help="with --checkpoints: binarise samples this way instead of by each run's own setting")
     p.add_argument("--steps", type=int, default=200, help="steps per musegan run")
     p.add_argument("--crnn-steps", type=int, default=300, help="steps per crnngan run")
     p.add_argument("--files", type=int, default=1000, help="MIDI files in the parse-cost folder")
@@ -258,7 +263,8 @@ def main() -> None:
     if args.checkpoints:
         cpu = time.process_time()
         result = {"command": "python benchmarks/bench_music.py " + " ".join(sys.argv[1:]), "cpu": cpu_name(),
-                  **evaluate_checkpoints(args.checkpoints), "cpu_minutes": round((time.process_time() - cpu) / 60, 1)}
+                  **evaluate_checkpoints(args.checkpoints, args.binarize),
+                  "cpu_minutes": round((time.process_time() - cpu) / 60, 1)}
         print(json.dumps(result, indent=1))
         return
     os.environ["GANKIT_CACHE"] = tempfile.mkdtemp()  # a cold parse: an empty cache

@@ -169,7 +169,9 @@ def path_length(space, extractor, n: int, space_name: str, end: bool, eps: float
 @torch.no_grad()
 def mixing_labels(space, extractor, pairs: int, seed: int = 1, psi: float = 1.0) -> dict:
     """How the classifier labels mixes: coarse styles (4²-8²) from A and the rest from B, and the reverse;
-    and, for every crossover layer k, A's styles on layers [0, k) with B's on [k, num_ws)."""
+    and, for every crossover layer k, A's styles on layers [0, k) with B's on [k, num_ws). Shares are over
+    the pairs whose digits differ (the only ones where A's label and B's can be told apart), and the
+    coarse ones also over all pairs."""
     g = torch.Generator().manual_seed(seed)
     z_dim = space.G.mapping.layers[0].weight.shape[1]
     wa, wb = space.map(torch.randn(pairs, z_dim, generator=g)), space.map(torch.randn(pairs, z_dim, generator=g))
@@ -198,6 +200,9 @@ def mixing_labels(space, extractor, pairs: int, seed: int = 1, psi: float = 1.0)
             "coarse_from_A_labelled_B": round(float((l1 == lb)[differ].float().mean()), 4),
             "coarse_from_B_labelled_B": round(float((l2 == lb)[differ].float().mean()), 4),
             "coarse_from_B_labelled_A": round(float((l2 == la)[differ].float().mean()), 4),
+            # the issue's count taken literally, over all pairs (a same-digit pair counts if the mix keeps it)
+            "all_pairs": {"coarse_from_A_labelled_A": round(float((l1 == la).float().mean()), 4),
+                          "coarse_from_B_labelled_B": round(float((l2 == lb).float().mean()), 4)},
             "layers": {"coarse": [start, end], "num_ws": space.num_ws}}
 
 
