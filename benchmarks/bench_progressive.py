@@ -9,6 +9,7 @@
   analyse   a trained stylegan run: perceptual path length in Z and W (full and end-point, StyleGAN §4.1,
             in the digit classifier's features instead of VGG/LPIPS), style mixing read by the classifier,
             precision/recall against truncation ψ, and ψ = 0 against the image of w̄.
+  fid       the curves' classifier-FID of saved runs or checkpoints (a `gankit train` run on two threads, say).
   mixing    style mixing alone: the coarse/rest mixes, every crossover layer, and the classifier's label floor.
   speed     training and sampling images/s of the StyleGAN nets through gankit's trainer against a plain
             eager loop of the same nets and the same step math (NS loss + R1, style mixing, EMA), side by
@@ -255,6 +256,16 @@ def label_floor(space, extractor, n: int = 1000, seed: int = 1) -> dict:
             "mean_top_probability": round(float(logits.softmax(1).amax(1).mean()), 4)}
 
 
+def fid(args) -> None:
+    """The curves' classifier-FID (2,000 samples, the same seed) of saved runs or checkpoints: points along a run
+    trained by `gankit train` rather than by `curves` (one on two threads, say)."""
+    evaluator = Evaluator(gankit.load_dataset("mnist5k"), ["fid"], n=2000, seed=args.seed)
+    for path in args.checkpoints:
+        pipe = gankit.load(path)
+        emit({"benchmark": "checkpoint_fid", "checkpoint": str(path), "step": pipe.step,
+              "fid": round(evaluator(pipe.recipe, pipe.nets)["fid"], 2)})
+
+
 def mixing(args) -> None:
     pipe = gankit.load(args.run)
     space, extractor = pipe.recipe.style_space(pipe.nets), digit_features()
@@ -434,6 +445,9 @@ def main(argv=None) -> int:
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--stats", action="store_true", help="also each sample's mean pixel, pixel std over z and top "
                                                         "label share")
+    q = sub.add_parser("fid")
+    q.add_argument("checkpoints", type=Path, nargs="+")
+    q.add_argument("--seed", type=int, default=0)
     x = sub.add_parser("mixing")
     x.add_argument("run", type=Path)
     x.add_argument("--pairs", type=int, default=1000)
@@ -469,7 +483,7 @@ def main(argv=None) -> int:
     if args.command == "mixing" and not all(0.0 <= psi <= 1.0 for psi in args.psi):
         p.error(f"mixing: --psi values must lie in [0, 1] (got {args.psi})")
     try:
-        {"curves": curves, "fade": fade, "analyse": analyse, "mixing": mixing, "speed": speed, "stream": stream,
+        {"curves": curves, "fade": fade, "analyse": analyse, "fid": fid, "mixing": mixing, "speed": speed, "stream": stream,
          "onnx": onnx, "collapse": collapse}[args.command](args)
     except gankit.GankitError as e:  # a missing run folder, a bad --variant setting: one line, not a traceback
         raise SystemExit(f"bench_progressive {args.command}: {e}") from None
