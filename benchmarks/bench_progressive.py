@@ -483,8 +483,8 @@ def main(argv=None) -> int:
     if args.command == "mixing" and not all(0.0 <= psi <= 1.0 for psi in args.psi):
         p.error(f"mixing: --psi values must lie in [0, 1] (got {args.psi})")
     try:
-        {"curves": curves, "fade": fade, "analyse": analyse, "fid": fid, "mixing": mixing, "speed": speed, "stream": stream,
-         "onnx": onnx, "collapse": collapse}[args.command](args)
+        {"curves": curves, "fade": fade, "analyse": analyse, "fid": fid, "mixing": mixing, "speed": speed,
+         "stream": stream, "onnx": onnx, "collapse": collapse}[args.command](args)
     except gankit.GankitError as e:  # a missing run folder, a bad --variant setting: one line, not a traceback
         raise SystemExit(f"bench_progressive {args.command}: {e}") from None
     return 0
