@@ -71,9 +71,14 @@ def mnist_run(variant: str, seed: int, resolution: int = 0, out: Path | None = N
     return rec, Trainer(rec, ds, out, progress=False), data
 
 
+def curve_fid(data, seed: int) -> Evaluator:
+    """The curves' quality measure: classifier-FID of 2,000 samples (`fid` scores saved checkpoints by it too)."""
+    return Evaluator(data, ["fid"], n=2000, seed=seed)
+
+
 def curves(args) -> None:
     rec, trainer, data = mnist_run(args.variant, args.seed, args.resolution, args.keep)
-    evaluator = Evaluator(data, ["fid"], n=2000, seed=args.seed)
+    evaluator = curve_fid(data, args.seed)
     cpu_used, next_eval, points = 0.0, args.eval_every * 60, []
     start = time.perf_counter()
     while cpu_used < args.minutes * 60:
@@ -259,7 +264,7 @@ def label_floor(space, extractor, n: int = 1000, seed: int = 1) -> dict:
 def fid(args) -> None:
     """The curves' classifier-FID (2,000 samples, the same seed) of saved runs or checkpoints: points along a run
     trained by `gankit train` rather than by `curves` (one on two threads, say)."""
-    evaluator = Evaluator(gankit.load_dataset("mnist5k"), ["fid"], n=2000, seed=args.seed)
+    evaluator = curve_fid(gankit.load_dataset("mnist5k"), args.seed)
     for path in args.checkpoints:
         pipe = gankit.load(path)
         emit({"benchmark": "checkpoint_fid", "checkpoint": str(path), "step": pipe.step,
