@@ -83,6 +83,37 @@ def test_binarisation_threshold_bernoulli_or_none(tiny_pianoroll):
     assert 0.3 < coin.mean() / probs.mean() < 3  # Bernoulli draws keep the density G asks for
 
 
+@pytest.mark.parametrize("how", ["deterministic", "stochastic"])
+def test_binary_neurons_are_0_1_forward_and_straight_through_backward(how):
+    from gankit.recipes.musegan import binary_neurons
+
+    torch.manual_seed(0)
+    probs = torch.rand(2, 3, 16, 20, requires_grad=True)
+    out = binary_neurons(probs, how)
+    assert set(out.unique().tolist()) == {0.0, 1.0}
+    if how == "deterministic":
+        assert torch.equal(out, (probs > 0.5).float())
+    else:                                        # on about as often as G asks for, and not just where p > 0.5
+        assert abs(out.mean() - probs.mean()) < 0.05 and not torch.equal(out, (probs > 0.5).float())
+    weights = torch.randn_like(probs)
+    (out * weights).sum().backward()
+    assert torch.equal(probs.grad, weights)      # ∂b/∂p := 1: G learns through the hard decision
+    assert binary_neurons(probs, "none") is probs
+
+
+def test_with_binary_neurons_the_critic_judges_binary_phrases(tiny_pianoroll):
+    seen = []
+    trainer = Trainer(make("musegan", tiny_pianoroll, binary_neurons="deterministic"), tiny_pianoroll,
+                      progress=False)
+    trainer.nets["D"].register_forward_hook(lambda net, args, out: seen.append(args[0].detach()))
+    before = [p.detach().clone() for p in trainer.nets["G"].parameters()]
+    trainer.train_step()
+    assert seen and all(set(x.unique().tolist()) <= {0.0, 1.0} for x in seen[:2])  # real and fake, no GP mix
+    assert any(not torch.equal(a, p) for a, p in zip(before, trainer.nets["G"].parameters()))  # G still learns
+    with pytest.raises(GankitError, match="binary_neurons"):
+        make("musegan", tiny_pianoroll, binary_neurons="soft")
+
+
 def test_track_conditional_generation_keeps_the_given_melody(tiny_pianoroll):
     recipe = make("musegan", tiny_pianoroll, condition_track="upper")
     trainer = Trainer(recipe, tiny_pianoroll, progress=False)

@@ -12,6 +12,13 @@ G ends in a sigmoid; samples are binarised at sampling time (§5.2 compares the 
 (at 0.5, the default) or `bernoulli` (each step on with its probability; drawn from the sampling
 generator, so a seed still fixes the result), or `none` (the raw probabilities).
 
+`binary_neurons` (Dong & Yang 2018, "Convolutional Generative Adversarial Networks with Binary Neurons
+for Polyphonic Music Generation", ISMIR, §3) makes the critic judge G's phrases binarised, as they will be
+sampled: deterministic (at 0.5) or stochastic (Bernoulli) binary neurons, with the sigmoid-adjusted
+straight-through estimator carrying G's gradient:
+
+    forward: b = 1[p > 0.5] (or 1[u < p], u ~ U(0, 1)),   backward: ∂b/∂p := 1.
+
 Track-conditional generation (§3.4): `condition_track=soprano` feeds the real soprano of each phrase to
 an encoder whose code joins every bar generator's input, and puts that soprano into the phrase D judges:
 G learns to harmonise a given melody. `sample(condition=melodies)` takes [n, T, pitches] melodies on the
@@ -54,6 +61,9 @@ class MuseGANConfig(C.TrainConfig):
     gp_weight: float = param(10.0, "λ, weight of the gradient penalty", min=0.0)
     binarize: Literal["threshold", "bernoulli", "none"] = param(
         "threshold", "samples: on where G's probability > 0.5, Bernoulli draws, or the raw probabilities")
+    binary_neurons: Literal["none", "deterministic", "stochastic"] = param(
+        "none", "what the critic sees of G in training: probabilities (none: the AAAI paper) or 0/1 phrases with "
+                "straight-through gradients (BinaryMuseGAN: threshold 0.5 or Bernoulli draws)")
     condition_track: str = param("", "track-conditional: the track (by name, e.g. soprano) G harmonises")
     G_opt: C.OptimConfig = nested(lambda: adam(2e-4, (0.5, 0.9)), "generator optimizer")
     D_opt: C.OptimConfig = nested(lambda: adam(2e-4, (0.5, 0.9)), "critic optimizer")
@@ -160,10 +170,14 @@ class MuseGAN(Recipe):
     def melody(self, real: Tensor) -> Tensor | None:
         return real[:, self.condition_index] if self.cfg.condition_track else None
 
+    def fake(self, ctx, n: int, melody: Tensor | None) -> Tensor:
+        """G's phrases as the critic judges them (binary neurons or probabilities)."""
+        return binary_neurons(ctx.nets["G"](ctx.z(n), melody), self.cfg.binary_neurons)
+
     def d_loss(self, ctx) -> Tensor:
         D, real = ctx.nets["D"], ctx.real().x
         with torch.no_grad():
-            fake = ctx.nets["G"](ctx.z(len(real)), self.melody(real))
+            fake = self.fake(ctx, len(real), self.melody(real))
         d_real, d_fake = D(real), D(fake)
         loss = d_wasserstein(d_real, d_fake)
         ctx.report("loss/D", loss)
@@ -180,7 +194,7 @@ class MuseGAN(Recipe):
         if self.cfg.condition_track:
             melody = self.melody(ctx.real().x)
             ctx.nets["melodies"].add(melody)
-        loss = g_wasserstein(ctx.nets["D"](ctx.nets["G"](ctx.z(ctx.batch_size), melody)))
+        loss = g_wasserstein(ctx.nets["D"](self.fake(ctx, ctx.batch_size, melody)))
         ctx.report("loss/G", loss)
         return loss
 
@@ -217,6 +231,15 @@ class MuseGAN(Recipe):
         finally:
             G.train(was_training)
         return binarise(probs, binarize or self.cfg.binarize, generator)
+
+
+def binary_neurons(probs: Tensor, how: str) -> Tensor:
+    """BinaryMuseGAN's binary neurons on G's probabilities: 0/1 forward, the identity's gradient backward
+    (the straight-through estimator; "sigmoid-adjusted" since p is a sigmoid's output). `none`: unchanged."""
+    if how == "none":
+        return probs
+    hard = (probs > 0.5) if how == "deterministic" else (torch.rand_like(probs) < probs)
+    return probs + (hard.to(probs.dtype) - probs).detach()
 
 
 def binarise(probs: Tensor, how: str, generator: torch.Generator | None = None) -> Tensor:
