@@ -242,6 +242,7 @@ def evaluate_checkpoints(paths: list[str], binarize: str | None = None) -> dict:
             continue
         rolls = generate(pipe, GENERATED_BARS // spec.meta["bars"], binarize=binarize)
         row = {"bars": GENERATED_BARS, "mode": pipe.recipe.cfg.mode, "binarize": binarize or pipe.recipe.cfg.binarize,
+               "binary_neurons": pipe.recipe.cfg.binary_neurons,
                **metric_row(rolls, spec),
                "key_share": key_share(rolls, lowest)}
         out[path] = {**row, "within_25%_of_data": within(row, ref)}
