@@ -208,9 +208,9 @@ def test_without_shift_every_image_has_the_same_mean_and_shift_init_zero_starts_
     for layer in G.synthesis.layers:
         c_out = layer.bias.shape[0]
         assert layer.shift and float(layer.style.weight[c_out:].detach().abs().max()) == 0.0   # b(w) = 0 ...
-        assert float(layer.style.weight[:c_out].abs().min()) > 0.0                    # ... s(w) is v1's
+        assert float(layer.style.weight[:c_out].detach().abs().min()) > 0.0                    # ... s(w) is v1's
     v1 = make("stylegan", data).build_nets()["G"].synthesis.layers[0]
-    assert float(v1.style.weight[v1.bias.shape[0]:].abs().max()) > 0.0
+    assert float(v1.style.weight[v1.bias.shape[0]:].detach().abs().max()) > 0.0
     G.synthesis.set_stage(G.synthesis.levels - 1, 1.0)
     with torch.no_grad():
         G.synthesis.const.normal_()
