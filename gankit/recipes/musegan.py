@@ -233,12 +233,16 @@ class MuseGAN(Recipe):
         return binarise(probs, binarize or self.cfg.binarize, generator)
 
 
+NEURON_RULES = {"deterministic": "threshold", "stochastic": "bernoulli"}  # binary neuron -> its binarise rule
+
+
 def binary_neurons(probs: Tensor, how: str) -> Tensor:
-    """BinaryMuseGAN's binary neurons on G's probabilities: 0/1 forward, the identity's gradient backward
-    (the straight-through estimator; "sigmoid-adjusted" since p is a sigmoid's output). `none`: unchanged."""
+    """BinaryMuseGAN's binary neurons on G's probabilities: 0/1 forward (the sampling rule of the same name),
+    the identity's gradient backward (the straight-through estimator; "sigmoid-adjusted" since p is a
+    sigmoid's output). `none`: unchanged."""
     if how == "none":
         return probs
-    hard = (probs > 0.5) if how == "deterministic" else (torch.rand_like(probs) < probs)
+    hard = binarise(probs.detach(), NEURON_RULES[how])
     return probs + (hard.to(probs.dtype) - probs).detach()
 
 
@@ -247,7 +251,7 @@ def binarise(probs: Tensor, how: str, generator: torch.Generator | None = None) 
     if how == "threshold":
         return (probs > 0.5).float()
     if how == "bernoulli":
-        return (torch.rand(probs.shape, generator=generator) < probs).float()
+        return (torch.rand(probs.shape, generator=generator, device=probs.device) < probs).float()
     if how == "none":
         return probs
     raise GankitError(f"binarize={how!r}: choose threshold, bernoulli or none")
