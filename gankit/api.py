@@ -122,11 +122,15 @@ def with_steps_and_seed(overrides: dict | None, steps: int | None, seed: int | N
 
 def train(recipe: str, data: DataArg, *, preset: str | None = None, overrides: dict | None = None,
           steps: int | None = None, seed: int | None = None, out: str | Path = "runs",
-          device: str | None = None, progress: bool = True) -> Run:
-    """Train `recipe` on `data` in a new run folder under `out`; returns the Run."""
+          device: str | None = None, progress: bool = True, init: str | Path | None = None) -> Run:
+    """Train `recipe` on `data` in a new run folder under `out`; returns the Run. `init` (a run folder or a
+    checkpoint of the same recipe and nets) starts the nets from its weights instead of at random."""
     ranks, dev = dist.init(device)  # under torchrun: join the process group
     rec, datasets, preset_name = build(recipe, data, preset, with_steps_and_seed(overrides, steps, seed))
     info = _run_info(rec, data, preset_name)
+    init_weights = checkpoint.weights_of(init) if init is not None else None
+    if init_weights is not None:
+        info["init"] = {"weights": str(init_weights.resolve()), "step": checkpoint.step_of(init_weights)}
     run_dir = None
     if ranks.is_main:
         run_dir = new_run_dir(Path(out), rec.name, rec.spec.name)
@@ -135,6 +139,8 @@ def train(recipe: str, data: DataArg, *, preset: str | None = None, overrides: d
         run_dir = dist.broadcast(str(run_dir) if run_dir else None)
     trainer = Trainer(rec, datasets, run_dir, device=dev, progress=progress,
                       header={"data": info["data"], "preset": preset_name}, dist=ranks)
+    if init_weights is not None:
+        trainer.warm_start(init_weights)
     return Run(Path(run_dir), trainer.fit())
 
 

@@ -5,6 +5,7 @@
                  [--seed S] [--device DEV] [--dry-run] [--explain]
     gankit train RECIPE --data SOURCE=D --data SOURCE=D ...   (recipes with several data sources)
     gankit train --resume RUN [--steps N]
+    gankit train RECIPE --data D --init RUN_OR_CHECKPOINT [--set key=value ...]   (start from trained weights)
     gankit sample RUN_OR_CHECKPOINT --n N --out FILE [--seed S] [--no-ema] [--class C ...]
                   [--truncation PSI] [--noise random|const]          (stylegan)
     gankit mix RUN --rows SEEDS --cols SEEDS --layers coarse|middle|fine|A-B --out grid.png  (stylegan)
@@ -65,6 +66,9 @@ def build_parser() -> Parser:
                    help="compute precision (same as --set precision=...; fp16 needs CUDA; auto times fp32 and "
                         "bf16 on the actual nets and keeps the faster)")
     t.add_argument("--resume", metavar="RUN", help="continue RUN from its latest checkpoint")
+    t.add_argument("--init", metavar="RUN_OR_CHECKPOINT",
+                   help="a new run whose nets start from these weights (same recipe and net shapes; fresh "
+                        "optimizers, step 0): fine-tuning, or a second stage with changed --set settings")
     t.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     t.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     t.add_argument("--explain", action="store_true", help="list every config key with its value and help; exit")
@@ -167,7 +171,8 @@ def cmd_train(args) -> int:
     from . import api
 
     if args.resume:
-        if args.recipe or args.data or args.preset or args.overrides or args.seed is not None or args.precision:
+        if args.recipe or args.data or args.preset or args.overrides or args.seed is not None or args.precision \
+                or args.init:
             raise GankitError("--resume takes only --steps, --device and --no-progress (the run keeps its config)")
         run = api.resume(args.resume, steps=args.steps, device=args.device, progress=not args.no_progress)
         return finished(run)
@@ -180,7 +185,7 @@ def cmd_train(args) -> int:
     if args.dry_run or args.explain:
         return dry_run(args, data, overrides)
     run = api.train(args.recipe, data, preset=args.preset, overrides=overrides, out=args.out,
-                    device=args.device, progress=not args.no_progress)
+                    device=args.device, progress=not args.no_progress, init=args.init)
     return finished(run)
 
 
@@ -339,6 +344,8 @@ def cmd_info(args) -> int:
     print(f"data:       {info['data']} {info['data_spec']['kind']} {tuple(info['data_spec']['shape'])}")
     print(f"steps:      {entry['step'] if entry else 0} of {cfg['steps']} (batch {cfg['batch_size']}, seed {cfg['seed']})")
     print(f"checkpoint: {entry['weights'] if entry else 'none yet'}")
+    if "init" in info:
+        print(f"started at: {info['init']['weights']} (step {info['init']['step']} of that run)")
     samples = sorted((run.path / "samples").glob("*.png"))
     print(f"samples:    {samples[-1] if samples else 'none yet'}")
     if stats:

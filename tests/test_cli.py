@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 import gankit
@@ -178,3 +179,57 @@ def test_sample_to_an_unsupported_extension_names_the_supported_ones(tmp_path, c
     err = capsys.readouterr().err
     assert "points samples are written as .npy, .png (got .weird)" in err
     assert not (tmp_path / "x.weird").exists() and not (tmp_path / "x.npy").exists()
+
+
+
+def test_init_loads_every_net_and_starts_an_absent_ema_copy_as_its_net(tmp_path):
+    from gankit import api
+    from gankit.train import Trainer
+
+    assert run_cli("train", "gan", "--data", "ring8", "--preset", "smoke", "--steps", "3", "--set", "ema=0",
+                   "--out", tmp_path, "--no-progress") == 0
+    ckpt = sorted((tmp_path / "gan-ring8-000" / "checkpoints").glob("*.safetensors"))[-1]
+    trained = gankit.load(ckpt).nets
+    assert set(trained) == {"G", "D"}
+    rec, data, _ = api.build("gan", "ring8", "smoke", {"ema": 0.99, "seed": 5})
+    trainer = Trainer(rec, data, tmp_path / "probe", progress=False)
+    assert not torch.equal(trainer.nets["G"].net[0].weight, trained["G"].net[0].weight)
+    trainer.warm_start(ckpt)
+    for name, net in trainer.nets.items():
+        expected = trained[name.removesuffix("_ema")].state_dict()
+        assert all(torch.equal(v, expected[k]) for k, v in net.state_dict().items()), name
+    assert trainer.step == 0 and not trainer.optimizers["G"].state  # fresh optimizers
+
+
+def test_init_from_cli_is_a_new_run_with_changed_settings(tmp_path, capsys):
+    assert run_cli("train", "musegan", "--data", "chorales", "--preset", "smoke", "--steps", "2", "--out",
+                   tmp_path / "a", "--no-progress") == 0
+    first = tmp_path / "a" / "musegan-chorales-000"
+    ckpt = sorted((first / "checkpoints").glob("*.safetensors"))[-1]
+    assert run_cli("train", "musegan", "--data", "chorales", "--preset", "smoke", "--steps", "2", "--init", first,
+                   "--set", "binary_neurons=deterministic", "--out", tmp_path / "b", "--no-progress") == 0
+    second = tmp_path / "b" / "musegan-chorales-000"
+    info = json.loads((second / "config.json").read_text())
+    assert info["config"]["binary_neurons"] == "deterministic"
+    assert info["init"] == {"weights": str(ckpt.resolve()), "step": 2}
+    assert [json.loads(line)["step"] for line in (second / "stats.jsonl").read_text().splitlines()] == [1, 2]
+    capsys.readouterr()
+    assert run_cli("info", second) == 0 and f"started at: {ckpt.resolve()} (step 2" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["train", "wgan", "--data", "ring8", "--init", "RUN"], "a checkpoint of gan, not of wgan"),
+    (["train", "gan", "--data", "ring8", "--preset", "smoke", "--set", "G.width=16", "--init", "RUN"],
+     "--init needs the same nets"),
+    (["train", "gan", "--data", "ring8", "--init", "/nonexistent/run"], "no such run folder"),
+    (["train", "--resume", "RUN", "--init", "RUN"], "--resume takes only"),
+])
+def test_init_that_cannot_fit_is_a_one_line_error(args, needle, tmp_path, capsys):
+    assert run_cli("train", "gan", "--data", "ring8", "--preset", "smoke", "--steps", "1", "--out", tmp_path,
+                   "--no-progress") == 0
+    run = tmp_path / "gan-ring8-000"
+    args = [run if a == "RUN" else a for a in args]
+    capsys.readouterr()
+    assert run_cli(*args, *(["--out", tmp_path / "x", "--no-progress"] if "--resume" not in args else [])) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and needle in err and len(err.splitlines()) == 1, err

@@ -113,6 +113,19 @@ def candidates(folder: Path) -> list[dict]:
     return out
 
 
+def weights_of(source: str | Path) -> Path:
+    """The weights file a RUN_OR_CHECKPOINT names: the file itself, or a run's newest complete checkpoint."""
+    path = Path(source)
+    if path.is_file():
+        return path
+    if not path.is_dir():
+        raise GankitError(f"{path}: no such run folder or checkpoint file")
+    entries = candidates(path / "checkpoints")
+    if not entries:
+        raise GankitError(f"{path}: no checkpoint yet (nothing in {path / 'checkpoints'})")
+    return entries[0]["weights"]
+
+
 def has_net(weights: Path, name: str) -> bool:
     with safe_open(str(weights), framework="pt") as f:
         return any(k.startswith(name + ".") for k in f.keys())
@@ -135,8 +148,10 @@ def read_header(path: Path) -> dict:
     return json.loads(meta["gankit"])
 
 
-def load_weights(path: Path, nets: dict[str, nn.Module], strict: bool = True) -> None:
-    """Load the weights file into `nets` (by net-name prefix)."""
+def load_weights(path: Path, nets: dict[str, nn.Module], strict: bool = True,
+                 misfit: str = "a checkpoint of another gankit version?") -> None:
+    """Load the weights file into `nets` (by net-name prefix); `misfit` is the likely cause named when the
+    shapes do not fit."""
     grouped: dict[str, dict[str, torch.Tensor]] = {}
     try:
         with safe_open(str(path), framework="pt") as f:
@@ -154,7 +169,7 @@ def load_weights(path: Path, nets: dict[str, nn.Module], strict: bool = True) ->
             net.load_state_dict(grouped[name])
         except RuntimeError as e:
             raise GankitError(f"{path}: the weights of {name} do not fit the network this config builds "
-                              f"(a checkpoint of another gankit version?): {str(e).splitlines()[1].strip()[:200]}") from None
+                              f"({misfit}): {str(e).splitlines()[1].strip()[:200]}") from None
 
 
 def load_state(path: Path) -> dict:

@@ -291,6 +291,19 @@ class Trainer:
         if self.run_dir:
             truncate_after(self.run_dir, self.step)
 
+    def warm_start(self, weights: Path) -> None:
+        """Start from another run's weights (fine-tuning, or a second training stage with changed settings):
+        the nets load them; step, optimizers, data order and noise start fresh. An EMA copy the checkpoint
+        lacks starts as its net."""
+        trained = checkpoint.read_header(weights)["recipe"]
+        if trained != self.recipe.name:
+            raise GankitError(f"--init {weights}: a checkpoint of {trained}, not of {self.recipe.name}")
+        missing = {n for n in self.nets if n.endswith("_ema") and not checkpoint.has_net(weights, n)}
+        checkpoint.load_weights(weights, {n: net for n, net in self.nets.items() if n not in missing},
+                                misfit="--init needs the same nets: change only settings that keep their shapes")
+        for name in missing:
+            self.nets[name].load_state_dict(self.nets[name.removesuffix("_ema")].state_dict())
+
     def _restore_rng(self, state: dict) -> None:
         if state.get("world_size", 1) != self.dist.world_size:
             return  # another number of ranks: keep this rank's fresh seed
