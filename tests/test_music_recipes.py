@@ -114,6 +114,60 @@ def test_with_binary_neurons_the_critic_judges_binary_phrases(tiny_pianoroll):
         make("musegan", tiny_pianoroll, binary_neurons="soft")
 
 
+def test_a_fresh_refiner_returns_gs_probabilities_and_each_track_refines_privately():
+    from gankit.nets.musegan import Refiner
+
+    torch.manual_seed(0)
+    R = Refiner(tracks=2, units=2, width=3)
+    probs = torch.rand(4, 2, 16, 20) * 0.98 + 0.01
+    assert torch.allclose(R(probs), probs, atol=1e-5)          # the zero head: stage 2 starts where G was
+    opt = torch.optim.Adam(R.parameters(), lr=1e-2)
+    for _ in range(5):
+        opt.zero_grad()
+        R(probs)[:, 1].mean().backward()                      # push track 1's notes down
+        opt.step()
+    refined = R(probs)
+    assert refined[:, 1].mean() < probs[:, 1].mean() - 0.01
+    other = probs.clone()
+    other[:, 0] = torch.rand(4, 16, 20)
+    assert torch.equal(R(other)[:, 1], refined[:, 1])          # track 1 never sees track 0 (grouped convs)
+
+
+def test_the_second_stage_trains_the_refiner_and_the_critic_with_g_as_loaded(tiny_pianoroll, tmp_path):
+    first = Trainer(make("musegan", tiny_pianoroll), tiny_pianoroll, tmp_path / "first", progress=False)
+    first.train_step()
+    weights = first.save_checkpoint()
+    recipe = make("musegan", tiny_pianoroll, refiner=1, train_G=False, binary_neurons="deterministic")
+    second = Trainer(recipe, tiny_pianoroll, tmp_path / "second", progress=False)
+    second.warm_start(weights)
+    assert set(second.optimizers) == {"R", "D"}
+    G_loaded = {k: v.clone() for k, v in second.nets["G"].state_dict().items()}
+    assert all(torch.equal(v, first.nets["G"].state_dict()[k]) for k, v in G_loaded.items())
+    R_before = [p.detach().clone() for p in second.nets["R"].parameters()]
+    seen = []
+    second.nets["D"].register_forward_hook(lambda net, args, out: seen.append(args[0].detach()))
+    second.train_step()
+    assert all(torch.equal(v, second.nets["G"].state_dict()[k]) for k, v in G_loaded.items())  # BN stats too
+    assert any(not torch.equal(a, p) for a, p in zip(R_before, second.nets["R"].parameters()))
+    assert all(set(x.unique().tolist()) <= {0.0, 1.0} for x in seen[:2])
+    out = recipe.sample(second.nets, 3, generator=torch.Generator().manual_seed(0), binarize="none")
+    with torch.no_grad():
+        second.nets["G"].eval()
+        z = recipe.latent(3, torch.Generator().manual_seed(0))
+        assert torch.allclose(out, second.nets["R"](second.nets["G"](z)))  # samples go through R
+    with pytest.raises(GankitError, match="add a refiner"):
+        make("musegan", tiny_pianoroll, train_G=False)
+
+
+def test_a_refiner_keeps_the_given_melody(tiny_pianoroll):
+    recipe = make("musegan", tiny_pianoroll, condition_track="upper", refiner=1)
+    trainer = Trainer(recipe, tiny_pianoroll, progress=False)
+    trainer.train_step()
+    melody = tiny_pianoroll.batch(torch.arange(3)).x[:, 0]
+    out = recipe.sample(trainer.nets, 3, generator=torch.Generator().manual_seed(0), condition=melody)
+    assert torch.equal(out[:, 0], melody)
+
+
 def test_track_conditional_generation_keeps_the_given_melody(tiny_pianoroll):
     recipe = make("musegan", tiny_pianoroll, condition_track="upper")
     trainer = Trainer(recipe, tiny_pianoroll, progress=False)

@@ -124,9 +124,40 @@ class MuseGenerator(nn.Module):
         out = bars.view(B, self.bars, self.tracks, self.steps, -1).transpose(1, 2)
         out = out.reshape(B, self.tracks, self.bars * self.steps, -1)
         if cond is not None:  # the given track is the data's, not generated: D judges the accompaniment
-            out = torch.cat([out[:, :self.condition_track], cond.unsqueeze(1),
-                             out[:, self.condition_track + 1:]], 1)
+            out = with_track(out, self.condition_track, cond)
         return out
+
+
+def with_track(phrases: Tensor, index: int, track: Tensor) -> Tensor:
+    """`phrases` [B, tracks, T, P] with track `index` replaced by `track` [B, T, P] (a given melody)."""
+    return torch.cat([phrases[:, :index], track.unsqueeze(1), phrases[:, index + 1:]], 1)
+
+
+class Refiner(nn.Module):
+    """BinaryMuseGAN's refiner R (Dong & Yang 2018, §3.2): per track, residual units over (steps, pitches)
+    that refine G's probabilities [B, tracks, T, P] into ones the binary neurons after it turn into
+    pianorolls. It learns a correction of G's logits, not a new mapping (hence residual units); its last
+    layer starts at zero, so a fresh R returns G's probabilities unchanged."""
+
+    def __init__(self, tracks: int, units: int, width: int):
+        super().__init__()
+        channels = tracks * width  # grouped convolutions: each track its own private network
+
+        def conv(c_in: int, c_out: int, kernel=(3, 13)) -> nn.Conv2d:  # ±6 semitones: every pitch class near
+            return nn.Conv2d(c_in, c_out, kernel, padding=(kernel[0] // 2, kernel[1] // 2), groups=tracks)
+
+        self.stem = conv(tracks, channels)
+        self.units = nn.ModuleList(nn.Sequential(nn.ReLU(), conv(channels, channels), nn.ReLU(),
+                                                 conv(channels, channels)) for _ in range(units))
+        self.head = conv(channels, tracks, (1, 1))
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, probs: Tensor) -> Tensor:
+        h = self.stem(2 * probs - 1)
+        for unit in self.units:
+            h = h + unit(h)
+        return torch.sigmoid(torch.logit(probs, eps=1e-6) + self.head(torch.relu(h)))
 
 
 class MuseCritic(nn.Module):

@@ -19,6 +19,11 @@ straight-through estimator carrying G's gradient:
 
     forward: b = 1[p > 0.5] (or 1[u < p], u ~ U(0, 1)),   backward: ∂b/∂p := 1.
 
+`refiner=N` puts that paper's refiner R (N residual units per track) between G and the binary neurons, and
+`train_G=false` keeps G fixed: the paper's two-stage training is a first run on probabilities, then
+`gankit train musegan --init RUN --set refiner=2 --set train_G=false --set binary_neurons=deterministic`
+(the "proposed" model of its Table 2; `train_G=true` is its "joint" variant).
+
 Track-conditional generation (§3.4): `condition_track=soprano` feeds the real soprano of each phrase to
 an encoder whose code joins every bar generator's input, and puts that soprano into the phrase D judges:
 G learns to harmonise a given melody. `sample(condition=melodies)` takes [n, T, pitches] melodies on the
@@ -36,7 +41,7 @@ from .. import config as C
 from ..config import nested, param
 from ..data.music import MusicDataConfig
 from ..errors import GankitError
-from ..nets.musegan import MODES, MuseCritic, MuseGenerator
+from ..nets.musegan import MODES, MuseCritic, MuseGenerator, Refiner, with_track
 from ..objectives import d_wasserstein, g_wasserstein, gradient_penalty
 from .base import SMOKE_RUN, Phase, Recipe, register
 
@@ -64,6 +69,12 @@ class MuseGANConfig(C.TrainConfig):
     binary_neurons: Literal["none", "deterministic", "stochastic"] = param(
         "none", "what the critic sees of G in training: probabilities (none: the AAAI paper) or 0/1 phrases with "
                 "straight-through gradients (BinaryMuseGAN: threshold 0.5 or Bernoulli draws)")
+    refiner: int = param(0, "BinaryMuseGAN's refiner: residual units per track between G and the binary "
+                            "neurons (0: none)", min=0, max=16)
+    refiner_width: int = param(4, "channels per track of the refiner's units (each unit of width 4 about "
+                                  "doubles a fast-preset step on the CPU: full-resolution convolutions)", min=1)
+    train_G: bool = param(True, "train G (false: G stays as loaded by --init and only the refiner and the "
+                                "critic train, BinaryMuseGAN's second stage)")
     condition_track: str = param("", "track-conditional: the track (by name, e.g. soprano) G harmonises")
     G_opt: C.OptimConfig = nested(lambda: adam(2e-4, (0.5, 0.9)), "generator optimizer")
     D_opt: C.OptimConfig = nested(lambda: adam(2e-4, (0.5, 0.9)), "critic optimizer")
@@ -141,6 +152,9 @@ class MuseGAN(Recipe):
                               f"{', '.join(self.track_names)}")
         if self.cfg.condition_track and len(self.track_names) < 2:
             raise GankitError("condition_track needs data of at least two tracks")
+        if not self.cfg.train_G and not self.cfg.refiner:
+            raise GankitError("train_G=false leaves the generator side nothing to train: add a refiner "
+                              "(--set refiner=2)")
 
     def needs_double_backward(self) -> bool:
         return self.cfg.gp_weight > 0
@@ -154,13 +168,21 @@ class MuseGAN(Recipe):
                 "D": MuseCritic(tracks, self.bars, self.steps_per_bar, pitches, cfg.D_width, cfg.D_chroma)}
         if self.cfg.condition_track:
             nets["melodies"] = MelodyBank(length, pitches)
+        if self.cfg.refiner:
+            nets["R"] = Refiner(tracks, self.cfg.refiner, self.cfg.refiner_width)
         return nets
 
+    @property
+    def generator_nets(self) -> tuple[str, ...]:
+        """What the G phase trains: G and/or the refiner R (with the G optimizer's settings)."""
+        return ("G",) * self.cfg.train_G + ("R",) * bool(self.cfg.refiner)
+
     def optimizers(self) -> dict[str, C.OptimConfig]:
-        return {"G": self.cfg.G_opt, "D": self.cfg.D_opt}
+        return {**{name: self.cfg.G_opt for name in self.generator_nets}, "D": self.cfg.D_opt}
 
     def phases(self) -> list[Phase]:
-        return [Phase("D", ("D",), self.d_loss, repeat=self.cfg.n_critic), Phase("G", ("G",), self.g_loss)]
+        return [Phase("D", ("D",), self.d_loss, repeat=self.cfg.n_critic),
+                Phase("G", self.generator_nets, self.g_loss)]
 
     def latent(self, n: int, generator: torch.Generator | None = None, device="cpu") -> Tensor:
         size = MuseGenerator.latent_size(self.cfg.mode, self.spec.shape[0], self.cfg.z_dim)
@@ -171,8 +193,21 @@ class MuseGAN(Recipe):
         return real[:, self.condition_index] if self.cfg.condition_track else None
 
     def fake(self, ctx, n: int, melody: Tensor | None) -> Tensor:
-        """G's phrases as the critic judges them (binary neurons or probabilities)."""
-        return binary_neurons(ctx.nets["G"](ctx.z(n), melody), self.cfg.binary_neurons)
+        """G's phrases as the critic judges them: refined (if there is a refiner), then binary neurons or
+        probabilities."""
+        G = ctx.nets["G"]
+        if not self.cfg.train_G:
+            G.eval()  # the fixed G of the second stage gives what sampling sees (BatchNorm's running statistics)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and self.cfg.train_G):
+            probs = G(ctx.z(n), melody)
+        return binary_neurons(self.refine(ctx.nets, probs, melody), self.cfg.binary_neurons)
+
+    def refine(self, nets, probs: Tensor, melody: Tensor | None) -> Tensor:
+        """The refiner's probabilities (G's where there is none); a given melody stays as given."""
+        if "R" not in nets:
+            return probs
+        refined = nets["R"](probs)
+        return with_track(refined, self.condition_index, melody) if melody is not None else refined
 
     def d_loss(self, ctx) -> Tensor:
         D, real = ctx.nets["D"], ctx.real().x
@@ -227,10 +262,10 @@ class MuseGAN(Recipe):
         was_training = G.training
         G.eval()  # BatchNorm's running statistics: a sample does not depend on its batch
         try:
-            probs = G(z, melody).float().cpu() if n else torch.zeros(0, *self.spec.shape)
+            probs = self.refine(nets, G(z, melody), melody) if n else torch.zeros(0, *self.spec.shape)
         finally:
             G.train(was_training)
-        return binarise(probs, binarize or self.cfg.binarize, generator)
+        return binarise(probs.float().cpu(), binarize or self.cfg.binarize, generator)
 
 
 NEURON_RULES = {"deterministic": "threshold", "stochastic": "bernoulli"}  # binary neuron -> its binarise rule

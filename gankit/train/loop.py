@@ -294,15 +294,18 @@ class Trainer:
     def warm_start(self, weights: Path) -> None:
         """Start from another run's weights (fine-tuning, or a second training stage with changed settings):
         the nets load them; step, optimizers, data order and noise start fresh. An EMA copy the checkpoint
-        lacks starts as its net."""
+        lacks starts as its net; a net it lacks (one this config adds, e.g. a refiner) as built."""
         trained = checkpoint.read_header(weights)["recipe"]
         if trained != self.recipe.name:
             raise GankitError(f"--init {weights}: a checkpoint of {trained}, not of {self.recipe.name}")
-        missing = {n for n in self.nets if n.endswith("_ema") and not checkpoint.has_net(weights, n)}
+        missing = [n for n in self.nets if not checkpoint.has_net(weights, n)]
         checkpoint.load_weights(weights, {n: net for n, net in self.nets.items() if n not in missing},
                                 misfit="--init needs the same nets: change only settings that keep their shapes")
         for name in missing:
-            self.nets[name].load_state_dict(self.nets[name.removesuffix("_ema")].state_dict())
+            if name.endswith("_ema") and name.removesuffix("_ema") not in missing:
+                self.nets[name].load_state_dict(self.nets[name.removesuffix("_ema")].state_dict())
+            else:
+                info(f"--init: {weights.name} has no {name}; it starts as built")
 
     def _restore_rng(self, state: dict) -> None:
         if state.get("world_size", 1) != self.dist.world_size:
