@@ -242,7 +242,8 @@ def evaluate_checkpoints(paths: list[str], binarize: str | None = None) -> dict:
             continue
         rolls = generate(pipe, GENERATED_BARS // spec.meta["bars"], binarize=binarize)
         row = {"bars": GENERATED_BARS, "mode": pipe.recipe.cfg.mode, "binarize": binarize or pipe.recipe.cfg.binarize,
-               "binary_neurons": pipe.recipe.cfg.binary_neurons,
+               "binary_neurons": pipe.recipe.cfg.binary_neurons, "refiner": pipe.recipe.cfg.refiner,
+               "train_G": pipe.recipe.cfg.train_G,
                **metric_row(rolls, spec),
                "key_share": key_share(rolls, lowest)}
         out[path] = {**row, "within_25%_of_data": within(row, ref)}
