@@ -128,7 +128,7 @@ def train(recipe: str, data: DataArg, *, preset: str | None = None, overrides: d
     ranks, dev = dist.init(device)  # under torchrun: join the process group
     rec, datasets, preset_name = build(recipe, data, preset, with_steps_and_seed(overrides, steps, seed))
     info = _run_info(rec, data, preset_name)
-    init_weights = checkpoint.weights_of(init) if init is not None else None
+    init_weights = checkpoint.weights_files(init)[0] if init is not None else None
     if init_weights is not None:
         info["init"] = {"weights": str(init_weights.resolve()), "step": checkpoint.step_of(init_weights)}
     run_dir = None

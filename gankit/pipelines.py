@@ -86,19 +86,12 @@ class RunPipeline(Pipeline):
     def load(cls, path: str | Path, device: str | None = None) -> "RunPipeline":
         """A run folder (its newest checkpoint that reads; older ones if the newest is damaged) or a
         .safetensors checkpoint file."""
-        path = Path(path)
-        if not path.exists():
-            raise GankitError(f"{path}: no such run folder or checkpoint file")
-        if path.is_file():
-            return cls.from_weights(path, device)
-        entries = checkpoint.candidates(path / "checkpoints")
-        if not entries:
-            raise GankitError(f"{path}: no checkpoint yet (nothing in {path / 'checkpoints'})")
-        for i, entry in enumerate(entries):
+        files = checkpoint.weights_files(path)
+        for i, weights in enumerate(files):
             try:
-                pipe = cls.from_weights(entry["weights"], device)
+                pipe = cls.from_weights(weights, device)
             except GankitError as e:
-                if i + 1 == len(entries):
+                if i + 1 == len(files):
                     raise
                 warn(f"{e}; falling back to the previous checkpoint")
                 continue

@@ -113,17 +113,18 @@ def candidates(folder: Path) -> list[dict]:
     return out
 
 
-def weights_of(source: str | Path) -> Path:
-    """The weights file a RUN_OR_CHECKPOINT names: the file itself, or a run's newest complete checkpoint."""
+def weights_files(source: str | Path) -> list[Path]:
+    """The weights files a RUN_OR_CHECKPOINT names, newest first: the file itself, or a run's complete
+    checkpoints (the newest may turn out unreadable; callers fall back to the next)."""
     path = Path(source)
     if path.is_file():
-        return path
+        return [path]
     if not path.is_dir():
         raise GankitError(f"{path}: no such run folder or checkpoint file")
     entries = candidates(path / "checkpoints")
     if not entries:
         raise GankitError(f"{path}: no checkpoint yet (nothing in {path / 'checkpoints'})")
-    return entries[0]["weights"]
+    return [entry["weights"] for entry in entries]
 
 
 def has_net(weights: Path, name: str) -> bool:
@@ -149,9 +150,9 @@ def read_header(path: Path) -> dict:
 
 
 def load_weights(path: Path, nets: dict[str, nn.Module], strict: bool = True,
-                 misfit: str = "a checkpoint of another gankit version?") -> None:
-    """Load the weights file into `nets` (by net-name prefix); `misfit` is the likely cause named when the
-    shapes do not fit."""
+                 misfit: str = "a checkpoint of another gankit version?") -> set[str]:
+    """Load the weights file into `nets` (by net-name prefix); returns the names of the nets it loaded (all
+    of them when `strict`). `misfit` is the likely cause named when the shapes do not fit."""
     grouped: dict[str, dict[str, torch.Tensor]] = {}
     try:
         with safe_open(str(path), framework="pt") as f:
@@ -170,6 +171,7 @@ def load_weights(path: Path, nets: dict[str, nn.Module], strict: bool = True,
         except RuntimeError as e:
             raise GankitError(f"{path}: the weights of {name} do not fit the network this config builds "
                               f"({misfit}): {str(e).splitlines()[1].strip()[:200]}") from None
+    return nets.keys() & grouped.keys()
 
 
 def load_state(path: Path) -> dict:

@@ -298,9 +298,10 @@ class Trainer:
         trained = checkpoint.read_header(weights)["recipe"]
         if trained != self.recipe.name:
             raise GankitError(f"--init {weights}: a checkpoint of {trained}, not of {self.recipe.name}")
-        missing = [n for n in self.nets if not checkpoint.has_net(weights, n)]
-        checkpoint.load_weights(weights, {n: net for n, net in self.nets.items() if n not in missing},
-                                misfit="--init needs the same nets: change only settings that keep their shapes")
+        loaded = checkpoint.load_weights(weights, self.nets, strict=False,
+                                         misfit="--init needs the same nets: change only settings that keep "
+                                                "their shapes")
+        missing = [name for name in self.nets if name not in loaded]
         for name in missing:
             if name.endswith("_ema") and name.removesuffix("_ema") not in missing:
                 self.nets[name].load_state_dict(self.nets[name.removesuffix("_ema")].state_dict())
