@@ -71,8 +71,8 @@ class MuseGANConfig(C.TrainConfig):
                 "straight-through gradients (BinaryMuseGAN: threshold 0.5 or Bernoulli draws)")
     refiner: int = param(0, "BinaryMuseGAN's refiner: residual units per track between G and the binary "
                             "neurons (0: none)", min=0, max=16)
-    refiner_width: int = param(4, "channels per track of the refiner's units (on the CPU each unit of width 4 "
-                                  "adds about a fast-preset step's time: full-resolution convolutions)", min=1)
+    refiner_width: int = param(4, "channels per track of the refiner's units (full-resolution convolutions: "
+                                  "two units of width 4 make a fast-preset CPU step ~3× slower, benchmarks §15)", min=1)
     train_G: bool = param(True, "train G (false: G stays as loaded by --init and only the refiner and the "
                                 "critic train, BinaryMuseGAN's second stage)")
     condition_track: str = param("", "track-conditional: the track (by name, e.g. soprano) G harmonises")
