@@ -133,6 +133,23 @@ def test_a_fresh_refiner_returns_gs_probabilities_and_each_track_refines_private
     assert torch.equal(R(other)[:, 1], refined[:, 1])          # track 1 never sees track 0 (grouped convs)
 
 
+def test_a_dilated_refiner_sees_two_bars_where_the_plain_one_sees_eleven_steps():
+    from gankit.nets.musegan import Refiner
+
+    def steps_seen(dilate: bool) -> int:
+        torch.manual_seed(0)
+        R = Refiner(tracks=1, units=2, width=2, dilate=dilate)
+        for conv in (m for m in R.modules() if isinstance(m, torch.nn.Conv2d)):
+            torch.nn.init.normal_(conv.weight, std=0.05)            # a trained R, not the zero head
+            torch.nn.init.constant_(conv.bias, 0.1)
+        probs = (torch.rand(1, 1, 64, 16) * 0.9 + 0.05).requires_grad_()
+        R(probs)[0, 0, 32].sum().backward()                         # one step's output ...
+        return int((probs.grad[0, 0].abs().sum(1) > 0).sum())       # ... depends on this many steps
+
+    assert steps_seen(dilate=False) == 11
+    assert steps_seen(dilate=True) == 33                            # two 16-step bars and one
+
+
 def test_the_second_stage_trains_the_refiner_and_the_critic_with_g_as_loaded(tiny_pianoroll, tmp_path):
     first = Trainer(make("musegan", tiny_pianoroll), tiny_pianoroll, tmp_path / "first", progress=False)
     first.train_step()

@@ -137,18 +137,27 @@ class Refiner(nn.Module):
     """BinaryMuseGAN's refiner R (Dong & Yang 2018, §3.2): per track, residual units over (steps, pitches)
     that refine G's probabilities [B, tracks, T, P] into ones the binary neurons after it turn into
     pianorolls. It learns a correction of G's logits, not a new mapping (hence residual units); its last
-    layer starts at zero, so a fresh R returns G's probabilities unchanged."""
+    layer starts at zero, so a fresh R returns G's probabilities unchanged.
 
-    def __init__(self, tracks: int, units: int, width: int):
+    `dilate=True` doubles the time dilation at every convolution of the units (1, 2, 4, ...): the same
+    weights and cost, but two units see 33 steps (two 16-step bars) instead of 11, enough to tell a bar
+    with no note in it, which a correction of single steps cannot."""
+
+    def __init__(self, tracks: int, units: int, width: int, dilate: bool = False):
         super().__init__()
         channels = tracks * width  # grouped convolutions: each track its own private network
 
-        def conv(c_in: int, c_out: int, kernel=(3, 13)) -> nn.Conv2d:  # ±6 semitones: every pitch class near
-            return nn.Conv2d(c_in, c_out, kernel, padding=(kernel[0] // 2, kernel[1] // 2), groups=tracks)
+        def conv(c_in: int, c_out: int, kernel=(3, 13), dilation: int = 1) -> nn.Conv2d:  # ±6 semitones
+            padding = (dilation * (kernel[0] // 2), kernel[1] // 2)
+            return nn.Conv2d(c_in, c_out, kernel, padding=padding, dilation=(dilation, 1), groups=tracks)
+
+        def dilation(i: int) -> int:
+            return 2 ** i if dilate else 1
 
         self.stem = conv(tracks, channels)
-        self.units = nn.ModuleList(nn.Sequential(nn.ReLU(), conv(channels, channels), nn.ReLU(),
-                                                 conv(channels, channels)) for _ in range(units))
+        self.units = nn.ModuleList(nn.Sequential(nn.ReLU(), conv(channels, channels, dilation=dilation(2 * u)),
+                                                 nn.ReLU(), conv(channels, channels, dilation=dilation(2 * u + 1)))
+                                   for u in range(units))
         self.head = conv(channels, tracks, (1, 1))
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)

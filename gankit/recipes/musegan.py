@@ -73,6 +73,8 @@ class MuseGANConfig(C.TrainConfig):
                             "neurons (0: none)", min=0, max=16)
     refiner_width: int = param(4, "channels per track of the refiner's units (full-resolution convolutions: "
                                   "two units of width 4 make a fast-preset CPU step ~3× slower, benchmarks §15)", min=1)
+    refiner_dilate: bool = param(False, "dilate the refiner's units in time (1, 2, 4, ... per convolution): two "
+                                        "units then see two bars (33 steps), not 11 steps; same weights and cost")
     train_G: bool = param(True, "train G (false: G stays as loaded by --init and only the refiner and the "
                                 "critic train, BinaryMuseGAN's second stage)")
     condition_track: str = param("", "track-conditional: the track (by name, e.g. soprano) G harmonises")
@@ -169,7 +171,7 @@ class MuseGAN(Recipe):
         if self.cfg.condition_track:
             nets["melodies"] = MelodyBank(length, pitches)
         if self.cfg.refiner:
-            nets["R"] = Refiner(tracks, self.cfg.refiner, self.cfg.refiner_width)
+            nets["R"] = Refiner(tracks, self.cfg.refiner, self.cfg.refiner_width, self.cfg.refiner_dilate)
         return nets
 
     @property
